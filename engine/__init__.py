@@ -1,0 +1,1 @@
+"""The asyncio trading core. Never imports textual; torch only lazily (through models/)."""

@@ -1,0 +1,1 @@
+"""Market data venues: sim, replay and live all yield the same engine events."""

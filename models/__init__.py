@@ -1,0 +1,1 @@
+"""PyTorch models, replay memory, trainer and checkpoints. torch is imported lazily by callers."""

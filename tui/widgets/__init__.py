@@ -1,0 +1,1 @@
+"""Widgets of the main screen; each renders a slice of an EngineSnapshot."""
