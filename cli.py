@@ -1,0 +1,159 @@
+"""`tickdesk`: the TUI by default; `tickdesk run` headless; `trades`, `bench`, `record`.
+
+Kept import-light: textual is imported only for the TUI and torch only by commands that run
+models, so `tickdesk --help` is instant and `tickdesk run` never loads textual.
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config (one-line reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="tickdesk: a terminal trading workstation whose models learn from its own closed trades.",
+)
+bench_app = typer.Typer(help="Benchmarks: print figures with the hardware they ran on.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"tickdesk: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+ConfigOpt = typer.Option(None, "--config", help="A TOML file overriding the shipped and user config.")
+VenueOpt = typer.Option(None, "--venue", help="sim | replay | live")
+DataOpt = typer.Option(None, "--data", help="Recorded data file for --venue replay (repeatable).")
+SymbolsOpt = typer.Option(None, "--symbols", help="Comma-separated, e.g. ETH/USDT,BTC/USDT (first is traded).")
+DbOpt = typer.Option(None, "--db", help="SQLite ledger path (default: user data dir).")
+SeedOpt = typer.Option(None, "--seed", help="Seed of the simulated market.")
+SpeedOpt = typer.Option(None, "--speed", help="Event-time speed: a factor (1 = real time) or 'max'.")
+AutoOpt = typer.Option(None, "--auto/--no-auto", help="Let the models trade.")
+
+
+def build_settings(config: Optional[Path], venue: Optional[str], symbols: Optional[str], db: Optional[Path],
+                   seed: Optional[int], speed: Optional[str], auto: Optional[bool]):
+    """Settings from the config chain plus command-line overrides; exits 2 on bad input."""
+    from engine.config import ConfigError, load_settings
+
+    over: dict[str, Any] = {}
+    if venue is not None:
+        over.setdefault("venue", {})["kind"] = venue
+    if symbols is not None:
+        syms = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        over.setdefault("venue", {}).update(symbols=syms, traded=syms[0] if syms else "")
+    if db is not None:
+        over.setdefault("storage", {})["db"] = str(db)
+    if seed is not None:
+        over.setdefault("sim", {})["seed"] = seed
+    if speed is not None:
+        over.setdefault("engine", {})["speed"] = speed
+    if auto is not None:
+        over.setdefault("models", {})["auto_trade"] = auto
+    try:
+        return load_settings(config, over)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def build_engine(settings, data: Optional[list[Path]]):
+    """The one factory both front ends use."""
+    from engine.config import ConfigError
+    from engine.session import create_engine
+
+    try:
+        return create_engine(settings, data=data)
+    except (ConfigError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Optional[Path] = ConfigOpt,
+    venue: Optional[str] = VenueOpt,
+    data: Optional[list[Path]] = DataOpt,
+    symbols: Optional[str] = SymbolsOpt,
+    db: Optional[Path] = DbOpt,
+    seed: Optional[int] = SeedOpt,
+    speed: Optional[str] = SpeedOpt,
+    auto: Optional[bool] = AutoOpt,
+    live_orders: bool = typer.Option(False, "--live-orders", help="Send real orders (asks for confirmation)."),
+) -> None:
+    """Open the TUI on the configured venue (default: the simulated market, SIM)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = build_settings(config, venue, symbols, db, seed, speed, auto)
+    engine = build_engine(settings, data)
+    from tui.app import TickdeskApp
+
+    logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
+    TickdeskApp(engine).run()
+
+
+@app.command()
+def run(
+    config: Optional[Path] = ConfigOpt,
+    venue: Optional[str] = VenueOpt,
+    data: Optional[list[Path]] = DataOpt,
+    symbols: Optional[str] = SymbolsOpt,
+    db: Optional[Path] = DbOpt,
+    seed: Optional[int] = SeedOpt,
+    speed: Optional[str] = SpeedOpt,
+    auto: Optional[bool] = AutoOpt,
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of event time to run."),
+    summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the session summary here."),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG | INFO | WARNING"),
+) -> None:
+    """Run the engine headless (no UI): progress on stderr, summary as JSON."""
+    if duration is not None and not duration > 0:
+        fail("--duration must be > 0 seconds")
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        fail(f"--log-level: unknown level {log_level!r}")
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = build_settings(config, venue, symbols, db, seed, speed, auto)
+    engine = build_engine(settings, data)
+    from engine.headless import run_headless
+
+    try:
+        summary = asyncio.run(run_headless(engine, duration, summary_json))
+    except KeyboardInterrupt:
+        fail("interrupted", 1)
+    except Exception as exc:  # a runtime failure: one line, exit 1, details in the log
+        logging.getLogger("tickdesk").exception("run failed")
+        fail(f"run failed: {exc}", 1)
+    if summary_json is None:
+        typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def trades(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (the contract in DESIGN.md)."),
+    db: Optional[Path] = DbOpt,
+    config: Optional[Path] = ConfigOpt,
+    limit: Optional[int] = typer.Option(None, "--limit", help="Newest N trades only."),
+) -> None:
+    """List closed trades with their signals, rewards and training."""
+    settings = build_settings(config, None, None, db, None, None, None)
+    path = settings.db_path
+    if not path.exists():
+        fail(f"no ledger at {path}")
+    from engine.trades_report import load_trades, render_table
+
+    rows = asyncio.run(load_trades(path, limit))
+    typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,356 @@
+"""The Engine: one object that runs a market session, headless or under the TUI.
+
+venue events -> MarketState -> risk rules / decision step -> executor -> ledger (durable)
+-> portfolio (visible) -> closed trades -> outcome processing. Front ends call the command
+methods (submit, close_position, pause, toggle_auto) and read `snapshot()`; they never touch
+engine objects directly. All logic runs on event time from the EventClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+from engine.clock import EventClock, Pacer, parse_speed
+from engine.config import Settings
+from engine.events import BarEvent, Side
+from engine.executor import OrderRejected, OrderRequest, PaperExecutor
+from engine.market import MarketState
+from engine.portfolio import ClosedTrade, FillPlan, Portfolio, Position
+from engine.risk import exit_reason
+from engine.snapshot import EngineSnapshot, MarketView, PositionView, TradeView
+from engine.stats import TradeOutcome, dominant_model, outcomes_from_rows, win_stats
+from engine.venues.base import Venue
+from storage.ledger import Ledger
+
+log = logging.getLogger("engine")
+
+RECENT_TRADES = 200
+
+
+class RateMeter:
+    """Events per second of wall time over a sliding window (for the status line)."""
+
+    def __init__(self, wall: Callable[[], float], window_s: float = 2.0) -> None:
+        self._wall = wall
+        self._window = window_s
+        self._marks: deque[tuple[float, int]] = deque()
+        self.count = 0
+
+    def tick(self, n: int = 1) -> None:
+        self.count += n
+
+    def rate(self) -> float | None:
+        now = self._wall()
+        self._marks.append((now, self.count))
+        while len(self._marks) > 2 and now - self._marks[0][0] > self._window:
+            self._marks.popleft()
+        t0, c0 = self._marks[0]
+        return (self.count - c0) / (now - t0) if now > t0 else None
+
+
+def trade_view(row: dict) -> TradeView:
+    """A ledger closed-trade row as the panes show it."""
+    return TradeView(
+        id=row["id"], symbol=row["symbol"], side=row["side"], qty=row["qty"], entry=row["entry_price"],
+        exit=row["exit_price"], pnl=row["pnl"], fees=row["fees"],
+        hold_s=(row["exit_ns"] - row["entry_ns"]) / 1e9, source=row["source"], exit_ns=row["exit_ns"],
+        reward=row.get("reward"), reward_components=row.get("reward_components"),
+        models=row.get("models") or {}, trained=tuple(row.get("trained") or ()),
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        venue: Venue,
+        *,
+        db_path: Path | str,
+        speed: str | None = None,
+        auto: bool | None = None,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.venue = venue
+        self.db_path = str(db_path)
+        self.traded = settings.venue.traded if settings.venue.traded in venue.symbols else venue.symbols[0]
+        self.clock = EventClock()
+        self.market = MarketState(venue.symbols, self.clock)
+        self.portfolio = Portfolio(settings.trading.quote_balance)
+        self.executor = PaperExecutor(settings.trading.taker_fee)
+        self.speed_text = speed or settings.engine.speed
+        self.pacer = Pacer(parse_speed(self.speed_text), wall)
+        self.ledger: Ledger | None = None
+        self.rate = RateMeter(wall)
+        self.auto = bool(settings.models.auto_trade if auto is None else auto)
+        self.models_status = "models not loaded"
+        self.first_event_ns: int | None = None
+        self.recent_trades: deque[TradeView] = deque(maxlen=RECENT_TRADES)
+        self.reward_log: deque[str] = deque(maxlen=RECENT_TRADES)
+        self.outcomes: list[TradeOutcome] = []
+        self.messages: deque[str] = deque(maxlen=20)
+        self.signals = 0
+        self.trades_opened = 0
+        self.closed_listeners: list[Callable[[ClosedTrade], None]] = []
+        self._order_lock = asyncio.Lock()
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._stopping = False
+        self._first_price: dict[str, float] = {}
+        self.progress_hook: Callable[[], None] | None = None
+        self.session_training: dict[str, int] = {"cnn": 0, "dqn": 0, "cob_rl": 0}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the ledger, restore the account and open positions, warm up history."""
+        self.ledger = await Ledger.open(self.db_path)
+        balance, fees = await self.ledger.load_account(self.settings.trading.quote_balance)
+        rows = await self.ledger.open_positions()
+        positions = [
+            Position(
+                id=r["id"], symbol=r["symbol"], side=Side(r["side"]), qty=r["qty"], entry_price=r["entry_price"],
+                opened_ns=r["opened_ns"], source=r["source"], signal_id=r["signal_id"], entry_qty=r["entry_qty"],
+                exit_qty=r["exit_qty"], exit_value=r["exit_value"], fees=r["fees"], realized=r["realized"],
+            )
+            for r in rows
+        ]
+        self.portfolio.restore(balance, fees, positions)
+        if positions:
+            self.note(f"restored {len(positions)} open position(s) from {self.db_path}")
+        recent = await self.ledger.closed_trades(limit=RECENT_TRADES)
+        for row in reversed(recent):
+            self.recent_trades.appendleft(trade_view(row))
+        self.outcomes = outcomes_from_rows(recent)
+        self.market.load_history(await self.venue.warmup())
+        await self.ledger.set_meta("last_venue", self.venue.name)
+
+    async def run(self, duration_s: float | None = None) -> None:
+        """Consume the venue until it ends, `duration_s` of event time has passed, or stop()."""
+        until_ns: int | None = None
+        async with contextlib.aclosing(self.venue.events()) as stream:
+            async for event in stream:
+                if self._stopping:
+                    break
+                if not self._resume.is_set():
+                    await self._resume.wait()
+                    self.pacer.reset()
+                ts = event.end_ns if isinstance(event, BarEvent) else event.ts_ns
+                await self.pacer.wait_for(ts)
+                if not self.market.apply(event):
+                    continue
+                self.rate.tick()
+                if self.progress_hook is not None and self.rate.count % 2048 == 0:
+                    self.progress_hook()
+                if self.first_event_ns is None and self.market.events:
+                    self.first_event_ns = self.clock.now_ns()
+                    if duration_s is not None:
+                        until_ns = self.first_event_ns + int(duration_s * 1e9)
+                symbol = getattr(event, "symbol", None)
+                if symbol is not None:
+                    self._note_first_price(symbol)
+                    if symbol in self.portfolio.positions:
+                        await self._apply_risk_rules(symbol)
+                await self.on_market_event(event)
+                if until_ns is not None and self.clock.now_ns() >= until_ns:
+                    break
+        self.market.feed_state = "ended" if not self._stopping else "stopped"
+
+    async def on_market_event(self, event) -> None:
+        """Hook for the decision step (the orchestrator overrides what happens here)."""
+
+    async def drain(self) -> None:
+        """Wait for outcome processing (rewards, training) still in flight."""
+
+    def training_counts(self) -> dict[str, int]:
+        """Closed trades each model trained on in this session."""
+        return dict(self.session_training)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._resume.set()
+
+    async def close(self) -> None:
+        self.stop()
+        await self.venue.close()
+        if self.ledger is not None:
+            await self.ledger.close()
+            self.ledger = None
+
+    # -- commands -------------------------------------------------------------------------
+    def pause(self, paused: bool | None = None) -> bool:
+        """Pause or resume the feed (toggle when `paused` is None); returns the new state."""
+        want = self._resume.is_set() if paused is None else paused
+        if want:
+            self._resume.clear()
+        else:
+            self._resume.set()
+        return want
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def note(self, text: str) -> None:
+        log.info(text)
+        self.messages.appendleft(text)
+
+    async def submit(
+        self,
+        side: Side,
+        qty: float | None = None,
+        symbol: str | None = None,
+        source: str = "manual",
+        signal: dict | None = None,
+    ) -> FillPlan:
+        """Fill a market order on paper; durable in the ledger before it becomes visible.
+
+        Raises OrderRejected with a reason the trader can read."""
+        symbol = symbol or self.traded
+        if symbol not in self.market.by_symbol:
+            raise OrderRejected(f"unknown symbol {symbol}")
+        qty = self.settings.order_qty_for(symbol) if qty is None else qty
+        if self.ledger is None:
+            raise OrderRejected("engine is not started")
+        async with self._order_lock:
+            now = self.clock.now_ns()
+            pos = self.portfolio.position(symbol)
+            opens = pos is None or (pos.side is not side and qty > pos.qty)
+            if opens and signal is None:
+                signal = await self.entry_signal(symbol, side, source, now)
+            order = OrderRequest(symbol, side, qty, source, signal["id"] if (opens and signal) else None)
+            fill = self.executor.fill(order, self.market[symbol].book, now)
+            plan = self.portfolio.plan_fill(fill)
+            if plan.after is not None and plan.after.qty * fill.price > self.settings.trading.max_position_notional:
+                raise OrderRejected(
+                    f"position would be {plan.after.qty * fill.price:,.0f} {symbol.split('/')[1]}, over"
+                    f" max_position_notional {self.settings.trading.max_position_notional:,.0f}"
+                )
+            link = None
+            if opens and signal is not None:
+                link = (signal["id"], signal.get("contributions", {}))
+            await self.ledger.record_fill(plan, self.venue.name, link)
+            self.portfolio.apply(plan)
+        if opens:
+            self.trades_opened += 1
+            if signal is not None and plan.after is not None:
+                self.on_position_opened(plan.after, signal)
+        if plan.closed is not None:
+            await self._on_closed(plan.closed)
+        return plan
+
+    async def close_position(self, symbol: str | None = None, source: str = "manual") -> FillPlan:
+        symbol = symbol or self.traded
+        pos = self.portfolio.position(symbol)
+        if pos is None:
+            raise OrderRejected(f"no open {symbol} position")
+        return await self.submit(pos.side.opposite, pos.qty, symbol, source)
+
+    async def entry_signal(self, symbol: str, side: Side, source: str, ts_ns: int) -> dict | None:
+        """The signal a new position is linked to. Overridden once models exist."""
+        return None
+
+    def on_position_opened(self, position: Position, signal: dict) -> None:
+        """Hook: a position opened with this signal (the tracker registers it)."""
+
+    def toggle_auto(self) -> tuple[bool, str]:
+        """Auto-trading needs models; returns (state, reason when refused)."""
+        return False, f"auto-trading unavailable: {self.models_status}"
+
+    @property
+    def auto_available(self) -> bool:
+        return False
+
+    # -- internals ------------------------------------------------------------------------
+    def _note_first_price(self, symbol: str) -> None:
+        if symbol not in self._first_price:
+            px = self.market[symbol].last_price
+            if px is not None:
+                self._first_price[symbol] = px
+
+    async def _apply_risk_rules(self, symbol: str) -> None:
+        pos = self.portfolio.position(symbol)
+        mark = self.market[symbol].mid
+        if pos is None or mark is None:
+            return
+        reason = exit_reason(pos, mark, self.clock.now_ns(), self.settings.risk)
+        if reason is None:
+            return
+        try:
+            await self.close_position(symbol, source="rule")
+            self.note(f"{symbol} position closed by {reason}")
+        except OrderRejected as exc:
+            self.note(f"{symbol} {reason} close refused: {exc}")
+
+    async def _on_closed(self, closed: ClosedTrade) -> None:
+        row = await self.ledger.closed_trade(closed.id)
+        self.recent_trades.appendleft(trade_view(row))
+        self.outcomes.append(
+            TradeOutcome(closed.pnl, row.get("reward"), closed.source, closed.open_source,
+                         dominant_model(row.get("models")), closed.exit_ns)
+        )
+        for listener in self.closed_listeners:
+            listener(closed)
+
+    def refresh_trade(self, row: dict) -> None:
+        """Replace a shown closed trade (after its reward or training landed)."""
+        view = trade_view(row)
+        for i, t in enumerate(self.recent_trades):
+            if t.id == view.id:
+                self.recent_trades[i] = view
+                break
+        for i in range(len(self.outcomes) - 1, -1, -1):
+            if self.outcomes[i].exit_ns == view.exit_ns and self.outcomes[i].pnl == view.pnl:
+                o = self.outcomes[i]
+                self.outcomes[i] = TradeOutcome(o.pnl, view.reward, o.source, o.open_source,
+                                                dominant_model(view.models), o.exit_ns)
+                break
+
+    # -- views ----------------------------------------------------------------------------
+    def prices(self) -> dict[str, float | None]:
+        return {s: m.mid for s, m in self.market.by_symbol.items()}
+
+    def model_views(self) -> tuple:
+        return ()
+
+    def last_signal(self) -> dict | None:
+        return None
+
+    def snapshot(self) -> EngineSnapshot:
+        now = self.clock.now_ns()
+        markets = []
+        for sym, m in self.market.by_symbol.items():
+            last = m.last_price
+            first = self._first_price.get(sym)
+            markets.append(
+                MarketView(
+                    symbol=sym, last=last, bid=m.book.best_bid, ask=m.book.best_ask,
+                    change_pct=(100.0 * (last - first) / first) if (last is not None and first) else None,
+                    prices=tuple(p for _, p in self.market.price_history[sym]),
+                    trades=m.counters.trades, book_updates=m.counters.book_updates,
+                )
+            )
+        positions = []
+        for p in self.portfolio.positions.values():
+            mark = self.market[p.symbol].mid
+            positions.append(
+                PositionView(p.id, p.symbol, p.side.value, p.qty, p.entry_price, mark,
+                             p.unrealized(mark) if mark is not None else None, p.hold_s(now), p.source, p.signal_id)
+            )
+        span = now - self.first_event_ns if self.first_event_ns is not None else None
+        return EngineSnapshot(
+            venue=self.venue.name, venue_label=self.venue.label, symbols=self.venue.symbols, traded=self.traded,
+            event_ns=now, feed_state=self.market.feed_state, feed_detail=self.market.feed_detail,
+            paused=self.paused, speed=self.speed_text, events=self.market.events,
+            rejected=self.market.rejected.total, events_per_s=self.rate.rate(), db_path=self.db_path,
+            balance=self.portfolio.balance, equity=self.portfolio.equity(self.prices()),
+            markets=tuple(markets), positions=tuple(positions), trades=tuple(self.recent_trades),
+            reward_log=tuple(self.reward_log), stats=win_stats(self.outcomes, span),
+            auto=self.auto, auto_available=self.auto_available, models_status=self.models_status,
+            models=self.model_views(), last_signal=self.last_signal(), messages=tuple(self.messages),
+        )

@@ -1,0 +1,87 @@
+"""COB RL model: a compact network on the 48 consolidated-order-book features
+(research/models.md §3.3) that picks BUY = 0 or SELL = 1 from the book alone.
+
+Outputs: action logits (policy over BUY/SELL) and a state value V(s) (the expected reward
+of trading from this book state). Confidence = softmax(logits) at the chosen action.
+
+Training is a one-step actor-critic on closed-trade outcomes (every trade is a terminal,
+one-decision episode): the policy term is reward-weighted by the advantage (r - V(s)),
+which raises the probability of actions that beat the baseline and lowers the others; the
+value term regresses V(s) on r with a Huber loss; a small entropy bonus keeps the policy
+from collapsing early. The contribution weight multiplies each sample's loss, never the
+reward (research §4.3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.schema import COB_FEATURES
+from models.optim import all_finite, guarded_step, make_adam
+
+ENTROPY_BONUS = 0.01
+
+
+class COBNet(nn.Module):
+    def __init__(self, input_dim: int = COB_FEATURES, hidden: int = 128, n_actions: int = 2) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(input_dim, hidden), nn.LayerNorm(hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+        )
+        self.policy = nn.Linear(hidden, n_actions)
+        self.value = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(action logits (B, 2), value (B,))."""
+        h = self.body(x)
+        return self.policy(h), self.value(h).squeeze(1)
+
+
+def cob_loss(
+    net: COBNet, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    logits, value = net(states)
+    logits, value = logits.float(), value.float()
+    logp = F.log_softmax(logits, dim=1)
+    advantage = (rewards - value).detach()
+    policy = -advantage * logp.gather(1, actions[:, None]).squeeze(1)
+    entropy = -(logp.exp() * logp).sum(1)
+    per_sample = policy + F.smooth_l1_loss(value, rewards, reduction="none") - ENTROPY_BONUS * entropy
+    return (weights * per_sample).sum() / weights.sum().clamp_min(1e-8)
+
+
+class COBRLAgent:
+    def __init__(self, input_dim: int = COB_FEATURES, *, device: torch.device | str = "cpu", lr: float = 1e-3) -> None:
+        self.device = torch.device(device)
+        self.net = COBNet(input_dim).to(self.device)
+        self.optimizer = make_adam(self.net.parameters(), lr, self.device)
+        self.updates = 0
+
+    def train_step(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, weights: np.ndarray) -> float:
+        """One step on (B, 48) states, (B,) actions, rewards and contribution weights.
+        Returns the loss, or NaN when the step was skipped as non-finite."""
+        t = [torch.as_tensor(a, dtype=d, device=self.device) for a, d in
+             ((states, torch.float32), (actions, torch.int64), (rewards, torch.float32), (weights, torch.float32))]
+        if not all_finite(t[0], t[2], t[3]):
+            return math.nan
+        loss = guarded_step(self.net, self.optimizer, lambda: cob_loss(self.net, *t))
+        if math.isfinite(loss):
+            self.updates += 1
+        return loss
+
+
+def cob_decide(net: COBNet, cob: np.ndarray | torch.Tensor, device: torch.device) -> tuple[int, np.ndarray, float, float]:
+    """(action, logits, confidence = softmax(logits)[action], value) for one book state."""
+    x = torch.as_tensor(cob, dtype=torch.float32, device=device).reshape(1, -1)
+    with torch.inference_mode():
+        logits, value = net(x)
+        logits = logits[0].float()
+        probs = torch.softmax(logits, dim=0)
+    action = int(logits.argmax())
+    return action, logits.cpu().numpy(), float(probs[action]), float(value[0])

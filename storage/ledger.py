@@ -1,0 +1,223 @@
+"""The ledger: every durable write tickdesk makes, and the reads that rebuild state.
+
+Each public write is one transaction, committed before it returns, so a caller that awaits it
+can acknowledge (show in the UI, log) knowing a crash cannot lose it. Rows mirror the engine's
+dataclasses; this module takes them by attribute and never imports the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import aiosqlite
+
+from storage.db import open_db
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+class Ledger:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        conn.row_factory = aiosqlite.Row
+
+    @classmethod
+    async def open(cls, path) -> "Ledger":
+        return cls(await open_db(path))
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    # -- account -------------------------------------------------------------------------
+    async def load_account(self, initial_balance: float) -> tuple[float, float]:
+        """(quote_balance, fees_paid); creates the paper account on first use."""
+        await self.conn.execute(
+            "INSERT OR IGNORE INTO account (id, quote_balance, fees_paid, initial_balance) VALUES (1, ?, 0, ?)",
+            (initial_balance, initial_balance),
+        )
+        await self.conn.commit()
+        async with self.conn.execute("SELECT quote_balance, fees_paid FROM account WHERE id = 1") as cur:
+            row = await cur.fetchone()
+        return float(row[0]), float(row[1])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        await self.conn.commit()
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    # -- signals -------------------------------------------------------------------------
+    async def record_signal(self, signal: dict[str, Any]) -> None:
+        await self.conn.execute(
+            "INSERT INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
+            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                signal["id"], signal["ts_ns"], signal["symbol"], signal["kind"], signal["action"],
+                signal.get("confidence"), _dumps(signal.get("contributions", {})),
+                _dumps(signal.get("outputs", {})), _dumps(signal.get("model_versions", {})),
+                signal.get("state_ref"), signal["venue"],
+            ),
+        )
+        await self.conn.commit()
+
+    async def get_signal(self, signal_id: str) -> dict[str, Any] | None:
+        async with self.conn.execute("SELECT * FROM signals WHERE id = ?", (signal_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        for key in ("contributions", "outputs", "model_versions"):
+            out[key] = json.loads(out[key])
+        return out
+
+    # -- fills, positions, closed trades --------------------------------------------------
+    async def record_fill(self, plan, venue: str, link: tuple[str, dict[str, float]] | None = None) -> None:
+        """Persist one fill and everything it changes, atomically.
+
+        `link` = (signal_id, contribution weights) registers the signal of a newly opened
+        position in the same transaction, so no open position is ever without its signal.
+        A closed trade is also queued in pending_training, so its training survives a crash.
+        """
+        f = plan.fill
+        db = self.conn
+        try:
+            position_id = (plan.after or plan.before).id if plan.closed is None else plan.closed.id
+            await db.execute("BEGIN")
+            if plan.before is not None:
+                closing = plan.closed is not None
+                await self._upsert_position(plan.before if not closing else plan.before, "closed" if closing else "open")
+            if plan.after is not None:
+                await self._upsert_position(plan.after, "open")
+            await db.execute(
+                "INSERT INTO fills (order_id, position_id, ts_ns, symbol, side, qty, price, fee, slippage, source, signal_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (f.order_id, position_id, f.ts_ns, f.symbol, f.side.value, f.qty, f.price, f.fee, f.slippage, f.source, f.signal_id),
+            )
+            if plan.closed is not None:
+                c = plan.closed
+                await db.execute(
+                    "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, entry_ns, exit_ns,"
+                    " gross_pnl, fees, pnl, source, open_source, close_source, signal_id, venue)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (c.id, c.symbol, c.side.value, c.qty, c.entry_price, c.exit_price, c.entry_ns, c.exit_ns,
+                     c.gross_pnl, c.fees, c.pnl, c.source, c.open_source, c.close_source, c.signal_id, venue),
+                )
+                await db.execute("INSERT INTO pending_training (trade_id, enqueued_ns) VALUES (?, ?)", (c.id, f.ts_ns))
+            if link is not None and plan.after is not None and (plan.before is None or plan.after.id != plan.before.id):
+                await db.execute(
+                    "INSERT INTO signal_links (position_id, signal_id, models, registered_ns) VALUES (?,?,?,?)",
+                    (plan.after.id, link[0], _dumps(link[1]), f.ts_ns),
+                )
+            await db.execute("UPDATE account SET quote_balance = ?, fees_paid = ? WHERE id = 1", (plan.balance_after, plan.fees_after))
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def _upsert_position(self, p, status: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO positions (id, symbol, side, qty, entry_price, opened_ns, source, signal_id, entry_qty,"
+            " exit_qty, exit_value, fees, realized, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET qty=excluded.qty, entry_price=excluded.entry_price,"
+            " entry_qty=excluded.entry_qty, exit_qty=excluded.exit_qty, exit_value=excluded.exit_value,"
+            " fees=excluded.fees, realized=excluded.realized, status=excluded.status",
+            (p.id, p.symbol, p.side.value, p.qty, p.entry_price, p.opened_ns, p.source, p.signal_id, p.entry_qty,
+             p.exit_qty, p.exit_value, p.fees, p.realized, status),
+        )
+
+    async def open_positions(self) -> list[dict[str, Any]]:
+        async with self.conn.execute("SELECT * FROM positions WHERE status = 'open' ORDER BY opened_ns") as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def signal_links(self, position_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(position_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        async with self.conn.execute(f"SELECT * FROM signal_links WHERE position_id IN ({marks})", ids) as cur:
+            rows = await cur.fetchall()
+        return {r["position_id"]: {"signal_id": r["signal_id"], "models": json.loads(r["models"]),
+                                   "registered_ns": r["registered_ns"]} for r in rows}
+
+    async def closed_trade(self, trade_id: str) -> dict[str, Any] | None:
+        rows = await self.closed_trades(trade_id=trade_id)
+        return rows[0] if rows else None
+
+    async def closed_trades(self, limit: int | None = None, trade_id: str | None = None) -> list[dict[str, Any]]:
+        """Closed trades newest first, joined with their signal link, reward and training."""
+        where, args = ("WHERE t.id = ?", [trade_id]) if trade_id else ("", [])
+        sql = (
+            "SELECT t.*, l.models AS link_models, r.final AS reward, r.components AS reward_components,"
+            " r.preset AS reward_preset FROM closed_trades t"
+            " LEFT JOIN signal_links l ON l.position_id = t.id LEFT JOIN rewards r ON r.trade_id = t.id "
+            f"{where} ORDER BY t.exit_ns DESC, t.rowid DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        async with self.conn.execute(sql, args) as cur:
+            rows = [dict(r) for r in await cur.fetchall()]
+        trained = await self._trained_models([r["id"] for r in rows])
+        for r in rows:
+            r["models"] = json.loads(r.pop("link_models")) if r.get("link_models") else {}
+            comps = r.get("reward_components")
+            r["reward_components"] = json.loads(comps) if comps else None
+            r["trained"] = trained.get(r["id"], [])
+        return rows
+
+    async def _trained_models(self, trade_ids: list[str]) -> dict[str, list[str]]:
+        if not trade_ids:
+            return {}
+        marks = ",".join("?" * len(trade_ids))
+        async with self.conn.execute(
+            f"SELECT trade_id, model FROM training_events WHERE kind = 'trade_outcome' AND trade_id IN ({marks})"
+            " ORDER BY id", trade_ids,
+        ) as cur:
+            out: dict[str, list[str]] = {}
+            for r in await cur.fetchall():
+                models = out.setdefault(r[0], [])
+                if r[1] not in models:
+                    models.append(r[1])
+        return out
+
+    # -- outcomes: rewards and training ----------------------------------------------------
+    async def pending_training(self) -> list[str]:
+        async with self.conn.execute("SELECT trade_id FROM pending_training ORDER BY enqueued_ns") as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def record_reward(self, trade_id: str, preset: str, final: float, components: dict[str, float], ts_ns: int) -> None:
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO rewards (trade_id, preset, final, components, ts_ns) VALUES (?,?,?,?,?)",
+            (trade_id, preset, final, _dumps(components), ts_ns),
+        )
+        await self.conn.commit()
+
+    async def complete_training(self, trade_id: str | None, events: list[dict[str, Any]], ts_ns: int,
+                                kind: str = "trade_outcome") -> None:
+        """Record the training events of one outcome and clear it from the pending queue."""
+        try:
+            await self.conn.execute("BEGIN")
+            await self.conn.executemany(
+                "INSERT INTO training_events (trade_id, kind, model, weight, loss, status, device, model_version, ts_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(trade_id, kind, e["model"], e["weight"], e.get("loss"), e["status"], e.get("device", "cpu"),
+                  e.get("model_version"), ts_ns) for e in events],
+            )
+            if trade_id is not None:
+                await self.conn.execute("DELETE FROM pending_training WHERE trade_id = ?", (trade_id,))
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+
+    async def training_counts(self) -> dict[str, int]:
+        async with self.conn.execute(
+            "SELECT model, COUNT(DISTINCT trade_id) FROM training_events WHERE kind = 'trade_outcome' GROUP BY model"
+        ) as cur:
+            return {r[0]: int(r[1]) for r in await cur.fetchall()}

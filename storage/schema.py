@@ -1,0 +1,108 @@
+"""The SQLite schema as an ordered list of migrations; `PRAGMA user_version` records how
+many have run. Append new migrations; never edit one that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the ledger
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        quote_balance REAL NOT NULL,
+        fees_paid REAL NOT NULL,
+        initial_balance REAL NOT NULL
+    );
+    CREATE TABLE signals (
+        id TEXT PRIMARY KEY,
+        ts_ns INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        kind TEXT NOT NULL,               -- auto | manual
+        action TEXT NOT NULL,             -- buy | sell | hold | close
+        confidence REAL,
+        contributions TEXT NOT NULL,      -- JSON {"cnn": w, "dqn": w, "cob_rl": w}
+        outputs TEXT NOT NULL,            -- JSON per-model outputs at the decision
+        model_versions TEXT NOT NULL,     -- JSON
+        state_ref TEXT,                   -- where the state tensors of this signal are kept
+        venue TEXT NOT NULL
+    );
+    CREATE TABLE positions (
+        id TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty REAL NOT NULL,
+        entry_price REAL NOT NULL,
+        opened_ns INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        signal_id TEXT REFERENCES signals(id),
+        entry_qty REAL NOT NULL,
+        exit_qty REAL NOT NULL,
+        exit_value REAL NOT NULL,
+        fees REAL NOT NULL,
+        realized REAL NOT NULL,
+        status TEXT NOT NULL              -- open | closed
+    );
+    CREATE INDEX positions_open ON positions(status) WHERE status = 'open';
+    CREATE TABLE fills (
+        order_id TEXT PRIMARY KEY,
+        position_id TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty REAL NOT NULL,
+        price REAL NOT NULL,
+        fee REAL NOT NULL,
+        slippage REAL NOT NULL,
+        source TEXT NOT NULL,
+        signal_id TEXT
+    );
+    CREATE TABLE closed_trades (
+        id TEXT PRIMARY KEY REFERENCES positions(id),
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty REAL NOT NULL,
+        entry_price REAL NOT NULL,
+        exit_price REAL NOT NULL,
+        entry_ns INTEGER NOT NULL,
+        exit_ns INTEGER NOT NULL,
+        gross_pnl REAL NOT NULL,
+        fees REAL NOT NULL,
+        pnl REAL NOT NULL,
+        source TEXT NOT NULL,
+        open_source TEXT NOT NULL,
+        close_source TEXT NOT NULL,
+        signal_id TEXT,
+        venue TEXT NOT NULL
+    );
+    CREATE TABLE signal_links (
+        position_id TEXT PRIMARY KEY REFERENCES positions(id),
+        signal_id TEXT NOT NULL REFERENCES signals(id),
+        models TEXT NOT NULL,             -- JSON contribution weights at entry
+        registered_ns INTEGER NOT NULL
+    );
+    CREATE TABLE rewards (
+        trade_id TEXT PRIMARY KEY REFERENCES closed_trades(id),
+        preset TEXT NOT NULL,
+        final REAL NOT NULL,
+        components TEXT NOT NULL,         -- JSON
+        ts_ns INTEGER NOT NULL
+    );
+    CREATE TABLE training_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        trade_id TEXT REFERENCES closed_trades(id),
+        kind TEXT NOT NULL,               -- trade_outcome | horizon_label
+        model TEXT NOT NULL,
+        weight REAL NOT NULL,
+        loss REAL,
+        status TEXT NOT NULL,
+        device TEXT NOT NULL,
+        model_version INTEGER,
+        ts_ns INTEGER NOT NULL
+    );
+    CREATE INDEX training_events_trade ON training_events(trade_id);
+    CREATE TABLE pending_training (
+        trade_id TEXT PRIMARY KEY REFERENCES closed_trades(id),
+        enqueued_ns INTEGER NOT NULL
+    );
+    """,
+)

@@ -1,0 +1,126 @@
+"""The three panes the product exists for: reward calculations, model loss, win rate.
+Each shows real data only; until there is some, it says why instead of drawing zeros."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from engine.snapshot import EngineSnapshot
+from tui import format as fmt
+
+MODEL_LABELS = {"cnn": "CNN", "dqn": "DQN", "cob_rl": "COB"}
+MODEL_COLORS = {"cnn": "cyan", "dqn": "magenta", "cob_rl": "yellow"}
+
+
+class RewardPane(Static):
+    """One line per closed trade, newest first: components and final reward, coloured by sign."""
+
+    def update_from(self, snap: EngineSnapshot) -> None:
+        rewarded = [t for t in snap.trades if t.reward is not None]
+        if not rewarded:
+            waiting = "no closed trades yet" if not snap.trades else "closed trades await their reward"
+            self.update(Text(waiting, style="dim"))
+            return
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for t in rewarded[:30]:
+            c = t.reward_components or {}
+            out.append(f"{fmt.signed(t.reward, 3):>8} ", style=fmt.sign_style(t.reward) + " bold")
+            parts = [f"{k}={v:+.3g}" for k, v in c.items() if k not in ("final",)]
+            out.append(" ".join(parts), style="dim")
+            out.append("\n")
+        self.update(out)
+
+
+class LossPane(Vertical):
+    """Loss over training steps per model (log scale), with steps/s and device; until a
+    model has trained, a line saying why instead of an empty plot."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="loss-status")
+        yield PlotextPlot(id="loss-plot")
+
+    def on_mount(self) -> None:
+        self._shown: tuple | None = None
+
+    def update_from(self, snap: EngineSnapshot) -> None:
+        key = (snap.models_status, tuple((m.name, m.steps, m.last_loss) for m in snap.models))
+        if key == self._shown:
+            return
+        self._shown = key
+        status = self.query_one("#loss-status", Static)
+        plot = self.query_one(PlotextPlot)
+        trained = [m for m in snap.models if m.losses]
+        if not trained:
+            status.update(Text(snap.models_status if not snap.models else
+                               f"{snap.models_status}\nno training yet: models train when trades close",
+                               style="dim"))
+            plot.display = False
+            return
+        parts = [f"{MODEL_LABELS.get(m.name, m.name)} {m.steps} steps loss {m.last_loss:.4g}"
+                 for m in snap.models if m.last_loss is not None]
+        status.update(Text(" · ".join(parts), style="dim", no_wrap=True, overflow="ellipsis"))
+        plot.display = True
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.theme("pro")
+        for m in trained:
+            steps = [s for s, _ in m.losses]
+            losses = [max(v, 1e-9) for _, v in m.losses]
+            plt.plot(steps, losses, label=MODEL_LABELS.get(m.name, m.name), color=MODEL_COLORS.get(m.name, "white"),
+                     marker="braille")
+        plt.yscale("log")
+        rate = sum(m.steps_per_s or 0.0 for m in snap.models)
+        plt.title(f"{snap.models[0].device}  {rate:.1f} steps/s")
+        plot.refresh()
+
+
+class WinRatePane(Static):
+    def update_from(self, snap: EngineSnapshot) -> None:
+        s = snap.stats
+        if s.trades == 0:
+            self.update(Text("no closed trades yet", style="dim"))
+            return
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("win rate ", style="dim")
+        t.append(f"{fmt.pct(s.win_rate)}", style="bold")
+        t.append(f"  ({s.wins}/{s.trades})\n")
+        t.append("last 20 ", style="dim")
+        t.append(fmt.pct(s.rolling_20))
+        t.append("  last 50 ", style="dim")
+        t.append(fmt.pct(s.rolling_50) + "\n")
+        t.append("avg reward ", style="dim")
+        t.append(fmt.signed(s.avg_reward, 3), style=fmt.sign_style(s.avg_reward))
+        t.append("  avg PnL ", style="dim")
+        t.append(fmt.signed(s.avg_pnl), style=fmt.sign_style(s.avg_pnl))
+        t.append("\ntrades/h ", style="dim")
+        t.append("—" if s.trades_per_hour is None else f"{s.trades_per_hour:.1f}")
+        t.append("\n")
+        for name, (n, rate) in s.by_source.items():
+            t.append(f"{name:<7}", style="dim")
+            t.append(f"{fmt.pct(rate):>6} of {n}\n")
+        for name, (n, rate) in s.by_model.items():
+            t.append(f"{MODEL_LABELS.get(name, name):<7}", style="dim")
+            t.append(f"{fmt.pct(rate):>6} of {n}\n")
+        self.update(t)
+
+
+class StatusLine(Static):
+    """Engine health: feed state, events/s, rejects, account, DB path, last message."""
+
+    def update_from(self, snap: EngineSnapshot) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        feed_style = {"connected": "green", "stale": "bold red", "reconnecting": "yellow", "ended": "yellow"}
+        t.append(f"feed {snap.feed_state}", style=feed_style.get(snap.feed_state, ""))
+        rate = "—" if snap.events_per_s is None else f"{snap.events_per_s:,.0f}"
+        t.append(f" · {rate} ev/s · {snap.events:,} ev")
+        if snap.rejected:
+            t.append(f" · {snap.rejected} rejected", style="yellow")
+        t.append(f" · equity {fmt.price(snap.equity)}")
+        t.append(f" · auto {'ON' if snap.auto else 'off'}", style="bold green" if snap.auto else "dim")
+        t.append(f" · db {snap.db_path}", style="dim")
+        self.update(t)
