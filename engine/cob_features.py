@@ -38,7 +38,8 @@ from engine.events import NS_PER_S
 from engine.market import TICK_WINDOW
 from engine.schema import COB_FEATURES
 
-BANDS_BP = (5.0, 10.0, 25.0, 50.0, 100.0)
+BANDS_BP = np.array([5.0, 10.0, 25.0, 50.0, 100.0])
+BAND_25 = np.array([25.0])
 HORIZON_S = 300  # seconds of bucket history kept
 SPREAD_TAU_S = 3600.0  # time constant of the spread mean/variance
 DEPTH = 20  # levels per side read from the book
@@ -73,6 +74,7 @@ class CobTracker:
         self._sec: int | None = None  # bucket of the newest observation
         self._first_sec = 0
         self._seen_updates = -1
+        self._observed = 0  # book states recorded (OFI needs two)
         self._prev: np.ndarray | None = None  # top-5 levels at the previous observation
         self._spread_mean = 0.0
         self._spread_var = 0.0
@@ -92,10 +94,13 @@ class CobTracker:
 
     def observe(self, book: OrderBook) -> None:
         """Record the book (at its own update time) if it changed since the last call."""
-        if book.updates == self._seen_updates or book.is_empty or book.is_crossed:
+        if book.updates == self._seen_updates or book.is_empty:
             return
         self._seen_updates = book.updates
         bids, asks = book.top(DEPTH)
+        if bids[0, 0] >= asks[0, 0]:
+            return  # crossed or locked: not a state to learn from
+        self._observed += 1
         cur = _levels(bids, asks, 5)
         mid = 0.5 * (bids[0, 0] + asks[0, 0])
         ts_ns = book.ts_ns
@@ -111,7 +116,7 @@ class CobTracker:
             self._mlofi[i] += flow.sum()
         self._prev = cur
         self._mid[i] = mid
-        self._depth[i] = _band_notional(bids, asks, mid, 25.0)
+        self._depth[i] = _band_notional(bids, asks, mid, BAND_25)[0]
         spread = (asks[0, 0] - bids[0, 0]) / mid * BP
         t = ts_ns / NS_PER_S
         if self._spread_s is None:
@@ -152,14 +157,14 @@ class CobTracker:
         f[43] = math.log1p(max(now_s - book.ts_ns / NS_PER_S, 0.0)) if book.updates else 0.0
         m[43] = book.updates > 0
         self.observe(book)
-        valid = not book.is_empty and not book.is_crossed and self._sec is not None
-        f[46] = float(not book.is_empty and book.is_crossed)
-        m[45:48] = m[46] = True
-        if not valid:
+        bids, asks = book.top(DEPTH) if not book.is_empty else (None, None)
+        crossed = bids is not None and bids[0, 0] >= asks[0, 0]
+        f[46] = float(crossed)
+        m[45:48] = True
+        if bids is None or crossed or self._sec is None:
             return f, m
         f[45] = f[47] = 1.0
         self._roll_to(now_ns // NS_PER_S)
-        bids, asks = book.top(DEPTH)
         mid = 0.5 * (bids[0, 0] + asks[0, 0])
         qb, qa = bids[0, 1], asks[0, 1]
         f[0] = (asks[0, 0] - bids[0, 0]) / mid * BP
@@ -173,7 +178,7 @@ class CobTracker:
             if len(mids) > lag:
                 f[3 + j] = math.log(mids[-1] / mids[-1 - lag]) * BP
                 m[3 + j] = True
-        bands = np.array([_band_notional(bids, asks, mid, b) for b in BANDS_BP])  # (5, 2)
+        bands = _band_notional(bids, asks, mid, BANDS_BP)  # (5, 2)
         f[6:11], f[11:16] = np.log1p(bands[:, 0]), np.log1p(bands[:, 1])
         f[16] = 2.0 * qb / (qb + qa) - 1.0
         tot = bands.sum(axis=1)
@@ -183,7 +188,7 @@ class CobTracker:
         for j, w in enumerate((1, 5, 30)):
             f[22 + j] = self._window(self._ofi1, w).sum() / l1
         f[25] = self._window(self._mlofi, 5).sum() / (0.5 * (wb + wa))
-        m[22:26] = self._span() >= 1
+        m[22:26] = self._observed >= 2
         rets = np.diff(np.log(self._window(self._mid, HORIZON_S + 1))) * BP
         for j, w in enumerate((30, 300)):
             if len(rets) >= w:
@@ -234,12 +239,14 @@ class CobTracker:
         return float(t[s30, 1] @ t[s30, 2] / t[s30, 2].sum()) if s30.any() else None
 
 
-def _band_notional(bids: np.ndarray, asks: np.ndarray, mid: float, band_bp: float) -> np.ndarray:
-    """Quote notional (bid, ask) within `band_bp` of mid."""
-    lo, hi = mid * (1 - band_bp / BP), mid * (1 + band_bp / BP)
-    b = bids[bids[:, 0] >= lo]
-    a = asks[asks[:, 0] <= hi]
-    return np.array([b[:, 0] @ b[:, 1], a[:, 0] @ a[:, 1]])
+def _band_notional(bids: np.ndarray, asks: np.ndarray, mid: float, bands_bp: np.ndarray) -> np.ndarray:
+    """Quote notional within each band of mid: shape (len(bands_bp), 2) for bid, ask."""
+    out = np.empty((len(bands_bp), 2))
+    for j, (levels, sign) in enumerate(((bids, -1.0), (asks, 1.0))):
+        dist = sign * (levels[:, 0] - mid) / mid * BP  # ascending away from mid
+        cum = np.concatenate(([0.0], np.cumsum(levels[:, 0] * levels[:, 1])))
+        out[:, j] = cum[np.searchsorted(dist, bands_bp, side="right")]
+    return out
 
 
 def _slope(levels: np.ndarray, mid: float) -> float:

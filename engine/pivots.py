@@ -28,6 +28,7 @@ fills every level from the first decision, and no level waits ~400 bars for conf
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -148,7 +149,7 @@ class PivotChain:
             self.bars_seen = ring.total - len(ring)
             new = len(ring)
         out: list[Pivot] = []
-        for row in ring.last(new):
+        for row in ring.last(new).tolist():
             out.extend(self.on_bar(row[COL["open_time_s"]], row[COL["open"]], row[COL["high"]], row[COL["low"]], row[COL["close"]]))
         return out
 
@@ -224,7 +225,7 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
         return (price - close) / unit
 
     def age(index: int) -> float:
-        return float(np.log1p(max(last_index - index, 0)))
+        return math.log1p(max(last_index - index, 0))
 
     for base, pts in ((0, highs), (10, lows)):
         for j, p in enumerate(reversed(pts[-5:])):
@@ -234,11 +235,12 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
     legs = [(b.price - a.price, b.bar_index - a.bar_index) for a, b in zip(zz[:-1], zz[1:])]
     for j, (size, dur) in enumerate(reversed(legs[-5:])):
         f[20 + 2 * j] = size / unit
-        f[21 + 2 * j] = np.log1p(dur)
+        f[21 + 2 * j] = math.log1p(dur)
     for base, pts in ((30, highs), (32, lows)):
         for j in range(2):
             if len(pts) >= j + 2:
-                f[base + j] = np.sign(pts[-1 - j].price - pts[-2 - j].price)
+                d = pts[-1 - j].price - pts[-2 - j].price
+                f[base + j] = (d > 0) - (d < 0)
     if f[30] > 0 and f[32] > 0:
         f[34] = 1.0
     elif f[30] < 0 and f[32] < 0:
@@ -252,7 +254,7 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
             since = max(p.known_index + 1 - first_index, 0)
             breaks[since:] |= s * (closes[since:] - p.price) > 0
     hit = np.flatnonzero(breaks)
-    f[35] = np.log1p(len(bars) - 1 - hit[-1]) if hit.size else np.log1p(len(bars))
+    f[35] = math.log1p(len(bars) - 1 - hit[-1]) if hit.size else math.log1p(len(bars))
     if last_h is not None and last_l is not None and last_h.price > last_l.price:
         f[36] = float(np.clip((close - last_l.price) / (last_h.price - last_l.price), -1.0, 2.0))
     above = [p.price for p in highs[-16:] if p.price > close]
@@ -271,17 +273,17 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
         else:
             k = int(np.argmin(seg_lo))
             f[40] = dist(seg_lo[k])
-        f[41] = np.log1p(len(seg_hi) - 1 - k)
+        f[41] = math.log1p(len(seg_hi) - 1 - k)
     if legs:
         sizes = np.abs([s for s, _ in legs])
         f[42] = float(np.mean(sizes <= sizes[-1]))
     for j, (p, col) in enumerate(((last_h, hi_col), (last_l, lo_col))):
         if p is not None:
             since = max(p.known_index + 1 - first_index, 0)
-            f[43 + j] = np.log1p(np.count_nonzero(np.abs(col[since:] - p.price) <= 0.1 * unit))
+            f[43 + j] = math.log1p(np.count_nonzero(np.abs(col[since:] - p.price) <= 0.1 * unit))
     f[45] = float(last_h is not None and close > last_h.price)
     f[46] = float(last_l is not None and close < last_l.price)
-    f[47] = np.log1p(newest.known_index - newest.bar_index)
+    f[47] = math.log1p(newest.known_index - newest.bar_index)
     f[48] = float(bool(highs))
     f[49] = float(bool(lows))
     return f

@@ -2,8 +2,8 @@
 
 They tell the agent which kind of market it is in (quiet or violent, trending or mean-
 reverting, moving with BTC or on its own, liquid or thin). All are causal: computed from
-closed bars and the current book only. The bar part is cached by the rings' `.version`; the
-two book features are read on every call. Each feature has a validity bit: too little history
+closed bars and the current book only. The 1m/1h/1d part is cached by the rings' `.version`;
+the 1s volatility and the two book features are computed on every call. Each feature has a validity bit: too little history
 gives 0 with the bit off, never an estimate from a handful of bars.
 
 Index  feature (returns are log returns; "bp" = basis points)
@@ -79,15 +79,18 @@ class RegimeFeatures:
     def compute(self, traded: SymbolMarket, reference: SymbolMarket | None) -> tuple[np.ndarray, np.ndarray]:
         """Return (values, mask), each of length 20."""
         rings = traded.bars.rings
-        key = tuple(rings[tf].version for tf in ("1s", "1m", "1h", "1d"))
+        key = tuple(rings[tf].version for tf in ("1m", "1h", "1d"))
         key += (reference.bars.rings["1m"].version,) if reference is not None else (None,)
         if key != self._key:
             self._key = key
             self._bars, self._bars_mask = self._from_bars(traded, reference)
         f, m = self._bars.copy(), self._bars_mask.copy()
+        vol_1s = _vol(_rets(rings["1s"].last(61)), 60)  # changes every second: not cached
+        if vol_1s is not None:
+            f[0], m[0] = vol_1s, True
         book = traded.book
-        if not book.is_empty and not book.is_crossed:
-            bids, asks = book.top(20)
+        bids, asks = book.top(20) if not book.is_empty else (None, None)
+        if bids is not None and bids[0, 0] < asks[0, 0]:
             mid = 0.5 * (bids[0, 0] + asks[0, 0])
             f[17] = (asks[0, 0] - bids[0, 0]) / mid * BP
             near_b = bids[bids[:, 0] >= mid * (1 - 25 / BP)]
@@ -106,17 +109,18 @@ class RegimeFeatures:
             if v is not None and math.isfinite(v):
                 f[i], m[i] = v, True
 
-        put(0, _vol(_rets(rings["1s"].last(61)), 60))
         b1m = rings["1m"].last()
         r = _rets(b1m)
+        sd = {n: float(r[-n:].std()) for n in (15, 60, 240) if len(r) >= n}
         for i, n in zip((1, 2, 3), (15, 60, 240)):
-            put(i, _vol(r, n))
-        if len(r) >= 240 and r[-240:].std() > 0 and r[-15:].std() > 0:
-            put(4, math.log(r[-15:].std() / r[-240:].std()))
+            if n in sd:
+                put(i, math.log1p(sd[n] * BP))
+        if sd.get(15, 0) > 0 and sd.get(240, 0) > 0:
+            put(4, math.log(sd[15] / sd[240]))
         put(5, _vol(_rets(rings["1h"].last(25)), 24))
         for i, n in ((6, 60), (7, 240)):
-            if len(r) >= n and r[-n:].std() > 0:
-                put(i, float(r[-n:].sum() / (r[-n:].std() * math.sqrt(n))))
+            if sd.get(n, 0) > 0:
+                put(i, float(r[-n:].sum() / (sd[n] * math.sqrt(n))))
         if len(r) >= 60:
             path = np.abs(r[-60:]).sum()
             put(8, float(abs(r[-60:].sum()) / path) if path > 0 else 0.0)
@@ -127,18 +131,20 @@ class RegimeFeatures:
         ref_bars = reference.bars.rings["1m"].last() if reference is not None else np.empty((0, 8))
         if len(ref_bars) and len(b1m) and ref_bars[-1, COL["open_time_s"]] == b1m[-1, COL["open_time_s"]]:
             rb = _rets(ref_bars)  # same minute grid: returns line up bar for bar
-            n_common = min(len(r), len(rb))
-            for i, n in ((11, 60), (13, 240)):
-                if n_common >= n and r[-n:].std() > 0 and rb[-n:].std() > 0:
-                    put(i, float(np.corrcoef(r[-n:], rb[-n:])[0, 1]))
-            if n_common >= 60 and rb[-60:].var() > 0:
-                beta = float(np.cov(r[-60:], rb[-60:])[0, 1] / rb[-60:].var(ddof=1))
-                put(12, beta)
-                put(14, float(r[-60:].sum() - beta * rb[-60:].sum()) * 100)
-        if len(r) >= 240 and r[-240:].var() > 0:
+            for n in (60, 240):
+                if min(len(r), len(rb)) < n:
+                    continue
+                x, y = r[-n:] - r[-n:].mean(), rb[-n:] - rb[-n:].mean()
+                sxx, syy, sxy = x @ x, y @ y, x @ y
+                if sxx > 0 and syy > 0:
+                    put(11 if n == 60 else 13, float(sxy / math.sqrt(sxx * syy)))
+                if n == 60 and syy > 0:
+                    put(12, float(sxy / syy))
+                    put(14, float(r[-60:].sum() - sxy / syy * rb[-60:].sum()) * 100)
+        if sd.get(240, 0) > 0:
             c = np.cumsum(r[-240:])
             r5 = c[5:] - c[:-5]
-            put(15, float(r5.var() / (5 * r[-240:].var())) - 1.0)
+            put(15, float(r5.var() / (5 * sd[240] ** 2)) - 1.0)
         if len(b1m) >= 255:
             lv = np.log1p(b1m[:, COL["volume"]])
             base = lv[-255:-15]

@@ -9,7 +9,6 @@ engine objects directly. All logic runs on event time from the EventClock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -102,6 +101,8 @@ class Engine:
         self._resume = asyncio.Event()
         self._resume.set()
         self._stopping = False
+        self._stream = None
+        self._running = False
         self._first_price: dict[str, float] = {}
         self.progress_hook: Callable[[], None] | None = None
         self.session_training: dict[str, int] = {"cnn": 0, "dqn": 0, "cob_rl": 0}
@@ -131,35 +132,50 @@ class Engine:
         await self.ledger.set_meta("last_venue", self.venue.name)
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Consume the venue until it ends, `duration_s` of event time has passed, or stop()."""
+        """Consume the venue until it ends, `duration_s` of event time has passed, or stop().
+
+        The venue's stream is opened once and resumed by later calls, so running in
+        stretches (warm-up, then live) continues the same market."""
+        if self._stream is None:
+            self._stream = self.venue.events()
         until_ns: int | None = None
-        async with contextlib.aclosing(self.venue.events()) as stream:
-            async for event in stream:
-                if self._stopping:
-                    break
-                if not self._resume.is_set():
-                    await self._resume.wait()
-                    self.pacer.reset()
-                ts = event.end_ns if isinstance(event, BarEvent) else event.ts_ns
-                await self.pacer.wait_for(ts)
-                if not self.market.apply(event):
-                    continue
-                self.rate.tick()
-                if self.progress_hook is not None and self.rate.count % 2048 == 0:
-                    self.progress_hook()
+        if duration_s is not None and self.first_event_ns is not None:
+            until_ns = self.clock.now_ns() + int(duration_s * 1e9)
+        self._running = True
+        try:
+            await self._consume(duration_s, until_ns)
+        finally:
+            self._running = False
+
+    async def _consume(self, duration_s: float | None, until_ns: int | None) -> None:
+        async for event in self._stream:
+            if self._stopping:
+                break
+            if not self._resume.is_set():
+                await self._resume.wait()
+                self.pacer.reset()
+            ts = event.end_ns if isinstance(event, BarEvent) else event.ts_ns
+            await self.pacer.wait_for(ts)
+            if self.market.apply(event):
+                await self._after_event(event)
                 if self.first_event_ns is None and self.market.events:
                     self.first_event_ns = self.clock.now_ns()
                     if duration_s is not None:
                         until_ns = self.first_event_ns + int(duration_s * 1e9)
-                symbol = getattr(event, "symbol", None)
-                if symbol is not None:
-                    self._note_first_price(symbol)
-                    if symbol in self.portfolio.positions:
-                        await self._apply_risk_rules(symbol)
-                await self.on_market_event(event)
-                if until_ns is not None and self.clock.now_ns() >= until_ns:
-                    break
-        self.market.feed_state = "ended" if not self._stopping else "stopped"
+            if until_ns is not None and max(ts, self.clock.now_ns()) >= until_ns:
+                return
+        self.market.feed_state = "stopped" if self._stopping else "ended"
+
+    async def _after_event(self, event) -> None:
+        self.rate.tick()
+        if self.progress_hook is not None and self.rate.count % 2048 == 0:
+            self.progress_hook()
+        symbol = getattr(event, "symbol", None)
+        if symbol is not None:
+            self._note_first_price(symbol)
+            if symbol in self.portfolio.positions:
+                await self._apply_risk_rules(symbol)
+        await self.on_market_event(event)
 
     async def on_market_event(self, event) -> None:
         """Hook for the decision step (the orchestrator overrides what happens here)."""
@@ -177,6 +193,9 @@ class Engine:
 
     async def close(self) -> None:
         self.stop()
+        if self._stream is not None and not self._running:
+            await self._stream.aclose()  # a running loop sees _stopping and ends by itself
+        self._stream = None
         await self.venue.close()
         if self.ledger is not None:
             await self.ledger.close()

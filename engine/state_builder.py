@@ -144,34 +144,26 @@ def tick_block(ticks: np.ndarray, now_ns: int, full_ring: bool) -> tuple[np.ndar
         return out, mask
     slot = ((t[:, 0] - start_ns) // NS_PER_S).astype(np.int64)
     px, qty, sgn = t[:, 1], t[:, 2], t[:, 3]
-    count = np.bincount(slot, minlength=WINDOW)
-    vol = np.bincount(slot, qty, WINDOW)
-    buy = np.bincount(slot, qty * (sgn > 0), WINDOW)
-    notional = np.bincount(slot, px * qty, WINDOW)
-    has = count > 0
-    hi_px = np.full(WINDOW, -np.inf)
-    lo_px = np.full(WINDOW, np.inf)
-    np.maximum.at(hi_px, slot, px)
-    np.minimum.at(lo_px, slot, px)
-    last_idx = np.zeros(WINDOW, dtype=np.int64)
-    last_idx[slot] = np.arange(len(t))  # later trades overwrite: index of each slot's last
-    first_idx = np.zeros(WINDOW, dtype=np.int64)
-    first_idx[slot[::-1]] = np.arange(len(t))[::-1]
-    largest = np.zeros(WINDOW)
-    np.maximum.at(largest, slot, qty)
-    out[:, 0] = np.log1p(count)
-    out[:, 1] = np.log1p(vol)
-    v = np.where(has, vol, 1.0)
-    c = np.where(has, count, 1)
-    out[has, 2] = (2 * buy / v - 1)[has]
-    out[has, 3] = (np.log(notional / v / last_px) * BP)[has]
-    out[has, 4] = (np.log(hi_px[has] / lo_px[has])) * BP
-    out[has, 5] = np.log(px[last_idx[has]] / last_px) * BP
+    # Trades are in time order, so each slot's trades are one contiguous run.
+    starts = np.flatnonzero(np.concatenate(([True], slot[1:] != slot[:-1])))
+    bounds = np.append(starts, len(t))
+    ends = bounds[1:] - 1
+    s = slot[starts]
+    count = np.diff(bounds)
+    vol = np.add.reduceat(qty, starts)
+    buy = np.add.reduceat(qty * (sgn > 0), starts)
+    vwap = np.add.reduceat(px * qty, starts) / vol
+    out[s, 0] = np.log1p(count)
+    out[s, 1] = np.log1p(vol)
+    out[s, 2] = 2 * buy / vol - 1
+    out[s, 3] = np.log(vwap / last_px) * BP
+    out[s, 4] = np.log(np.maximum.reduceat(px, starts) / np.minimum.reduceat(px, starts)) * BP
+    out[s, 5] = np.log(px[ends] / last_px) * BP
     signed = 2 * buy - vol
-    out[:, 6] = np.sign(signed) * np.log1p(np.abs(signed))
-    out[has, 7] = np.log1p(vol / c)[has]
-    out[has, 8] = np.log(px[last_idx[has]] / px[first_idx[has]]) * BP
-    out[:, 9] = np.log1p(largest)
+    out[s, 6] = np.sign(signed) * np.log1p(np.abs(signed))
+    out[s, 7] = np.log1p(vol / count)
+    out[s, 8] = np.log(px[ends] / px[starts]) * BP
+    out[s, 9] = np.log1p(np.maximum.reduceat(qty, starts))
     return out, mask
 
 

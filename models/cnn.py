@@ -112,8 +112,9 @@ def labels_to_arrays(labels: Mapping[str, Mapping | None]) -> tuple[np.ndarray, 
 def cnn_loss(
     net: EnhancedCNN, market: torch.Tensor, classes: torch.Tensor, returns: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """Weighted mean over samples of (mean CE over known horizons + mean Huber over known
-    returns); samples with nothing known carry no weight."""
+    """Mean over labelled samples of w * (mean CE over known horizons + mean Huber over
+    known returns). Not normalised by sum(w): the contribution weight must still scale a
+    single-trade step."""
     _, logits, pred_ret = net.heads(market)
     cls_known = classes >= 0
     ce = F.cross_entropy(logits.float().flatten(0, 1), classes.clamp_min(0).flatten(), reduction="none")
@@ -121,8 +122,8 @@ def cnn_loss(
     ret_known = torch.isfinite(returns)
     hub = F.smooth_l1_loss(pred_ret.float(), torch.nan_to_num(returns), reduction="none")
     hub = (hub * ret_known).sum(1) / ret_known.sum(1).clamp_min(1)
-    w = weights * (cls_known.any(1) | ret_known.any(1))
-    return (w * (ce + hub)).sum() / w.sum().clamp_min(1e-8)
+    labelled = cls_known.any(1) | ret_known.any(1)
+    return (weights * labelled * (ce + hub)).sum() / labelled.sum().clamp_min(1)
 
 
 class CNNLearner:

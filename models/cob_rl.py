@@ -8,8 +8,8 @@ Training is a one-step actor-critic on closed-trade outcomes (every trade is a t
 one-decision episode): the policy term is reward-weighted by the advantage (r - V(s)),
 which raises the probability of actions that beat the baseline and lowers the others; the
 value term regresses V(s) on r with a Huber loss; a small entropy bonus keeps the policy
-from collapsing early. The contribution weight multiplies each sample's loss, never the
-reward (research §4.3).
+from collapsing early. The contribution weight multiplies each sample's loss (mean of
+w * loss, so it still matters for a single-trade step), never the reward (research §4.3).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def cob_loss(
     policy = -advantage * logp.gather(1, actions[:, None]).squeeze(1)
     entropy = -(logp.exp() * logp).sum(1)
     per_sample = policy + F.smooth_l1_loss(value, rewards, reduction="none") - ENTROPY_BONUS * entropy
-    return (weights * per_sample).sum() / weights.sum().clamp_min(1e-8)
+    return (weights * per_sample).mean()
 
 
 class COBRLAgent:

@@ -8,15 +8,17 @@ decision whose confidence is below its threshold (config `models.confidence_thre
 as HOLD. Softmax of Q is a ranking score, not a calibrated probability.
 
 Contribution weights are per-sample loss weights (research/models.md §4.3): the stored
-reward stays the real reward, and the loss is sum(w * is * huber) / sum(w * is), so a model
-with a small contribution learns less from that trade, not a shrunken value.
+reward stays the real reward, and the loss is mean(w * is * huber) over the batch (w the
+contribution, is the importance weight), so a model with a small contribution learns less
+from that trade instead of learning a shrunken value.
 
 Closed-trade transitions are terminal (done=True, target = reward); the next-state forward
 passes run only for rows that are not terminal, which keeps updates cheap on that path.
 
-Sizing: 15,806 -> 192 -> 192 with small value/advantage streams (~3.1M parameters). The
-first layer is >95 % of the FLOPs; 192 keeps a full double-DQN update at batch 32 above
-50/s on a 2-core CPU (measured; 256 units gave ~42/s).
+Sizing: 15,806 -> 128 -> 128 with small value/advantage streams (~2.0M parameters). The
+first layer is >95 % of the FLOPs, so its width sets the speed. The trainer trains on one
+thread on a 2-core machine (models/trainer.py); measured there with other processes loading
+the CPU, 192 units gave 24 double-DQN (40 terminal) updates/s at batch 32, 128 units 40 (54).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.schema import SCHEMA
-from models.optim import all_finite, guarded_step, make_adam
+from models.optim import guarded_step, make_adam
 from models.replay_memory import Batch, PrioritizedReplay
 
 BUY, SELL = 0, 1
@@ -39,7 +41,7 @@ ACTIONS = ("buy", "sell")
 class DuelingQNet(nn.Module):
     """Q(s, a) = V(s) + A(s, a) - mean_a A(s, a) (Wang et al. 2016)."""
 
-    def __init__(self, input_dim: int = SCHEMA.dim, hidden: int = 192, n_actions: int = 2) -> None:
+    def __init__(self, input_dim: int = SCHEMA.dim, hidden: int = 128, n_actions: int = 2) -> None:
         super().__init__()
         self.body = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         half = hidden // 2
@@ -77,7 +79,7 @@ class DQNAgent:
         self,
         input_dim: int = SCHEMA.dim,
         *,
-        hidden: int = 192,
+        hidden: int = 128,
         device: torch.device | str = "cpu",
         lr: float = 1e-4,
         gamma: float = 0.99,
@@ -88,7 +90,7 @@ class DQNAgent:
         rng: np.random.Generator | None = None,
     ) -> None:
         self.device = torch.device(device)
-        self.input_dim, self.hidden = input_dim, hidden
+        self.input_dim = input_dim
         self.gamma, self.learn_start, self.target_update_every = gamma, learn_start, target_update_every
         self.online = DuelingQNet(input_dim, hidden).to(self.device)
         self.target = DuelingQNet(input_dim, hidden).to(self.device)
@@ -138,10 +140,9 @@ class DQNAgent:
 
     def learn(self, batch: Batch) -> tuple[float, np.ndarray]:
         """Apply one update on an explicit batch; returns (loss or NaN, |TD errors|)."""
+        # Inputs were checked finite in remember(); a non-finite loss is still caught below.
         t = {k: torch.from_numpy(getattr(batch, k)).to(self.device) for k in
              ("states", "actions", "rewards", "next_states", "dones", "weights", "is_weights")}
-        if not all_finite(t["states"], t["next_states"], t["rewards"]):
-            return math.nan, np.zeros(len(batch.indices))
         y = double_dqn_targets(self.online, self.target, t["rewards"], t["next_states"], t["dones"], self.gamma)
         sample_w = t["weights"] * t["is_weights"]
         td_holder: list[torch.Tensor] = []
@@ -150,7 +151,7 @@ class DQNAgent:
             q = self.online(t["states"]).gather(1, t["actions"][:, None]).squeeze(1).float()
             td_holder.append((q - y).detach())
             per_sample = F.smooth_l1_loss(q, y, reduction="none")
-            return (sample_w * per_sample).sum() / sample_w.sum().clamp_min(1e-8)
+            return (sample_w * per_sample).mean()
 
         loss = guarded_step(self.online, self.optimizer, compute_loss)
         if math.isfinite(loss):

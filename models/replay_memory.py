@@ -66,7 +66,7 @@ class Batch:
     states: np.ndarray  # (B, dim) float32
     actions: np.ndarray  # (B,) int64
     rewards: np.ndarray  # (B,) float32
-    next_states: np.ndarray  # (B, dim) float32 (zeros where done)
+    next_states: np.ndarray  # (B, dim) float32 (stale where done: never read there)
     dones: np.ndarray  # (B,) float32
     weights: np.ndarray  # (B,) float32 contribution (loss) weights stored with each item
     is_weights: np.ndarray  # (B,) float32 importance-sampling weights, max-normalised
@@ -130,7 +130,8 @@ class PrioritizedReplay:
     ) -> int:
         i = self.cursor
         self.states[i] = state
-        self.next_states[i] = 0.0 if next_state is None else next_state
+        if next_state is not None:  # terminal items never read it; not writing keeps pages uncommitted
+            self.next_states[i] = next_state
         self.actions[i], self.rewards[i] = action, reward
         self.dones[i], self.weights[i] = float(done), weight
         for name, mask in self.strata.items():
@@ -144,17 +145,16 @@ class PrioritizedReplay:
         if self.count == 0:
             raise ValueError("sample() on an empty replay memory")
         members = {n: np.flatnonzero(self.strata[n][: self.count]) for n in self.strata_share}
-        shares = {n: f for n, f in self.strata_share.items() if members[n].size}
-        counts = {n: int(round(f * batch_size)) for n, f in shares.items()}
+        counts = {n: int(f * batch_size) for n, f in self.strata_share.items() if members[n].size}
         n_per = batch_size - sum(counts.values())
         parts = [self._sample_prioritized(n_per)]
         parts += [self.rng.choice(members[n], size=k) for n, k in counts.items()]
         idx = np.concatenate(parts).astype(np.int64)
 
-        total = self.tree.total
-        q = (1.0 - sum(shares.values())) * self.tree.leaves(idx) / total
-        for n, f in shares.items():
-            q += f * self.strata[n][idx] / members[n].size
+        # The mixture probability with the batch's actual shares (empty strata give theirs to PER).
+        q = (n_per / batch_size) * self.tree.leaves(idx) / self.tree.total
+        for n, k in counts.items():
+            q += (k / batch_size) * self.strata[n][idx] / members[n].size
         w = (self.count * q) ** (-self.beta)
         w /= w.max()
         self.samples_drawn += 1

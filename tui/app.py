@@ -167,6 +167,9 @@ class TickdeskApp(App[None]):
         self.push_screen(HelpScreen(rows))
 
     async def action_quit(self) -> None:
-        self.engine.stop()
         await self.engine.close()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        """Every exit path (q, ctrl+c, a lost terminal) closes the ledger and the trainer."""
+        await self.engine.close()

@@ -21,6 +21,7 @@ import heapq
 import json
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -44,6 +45,7 @@ def binance_to_ccxt(raw: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)
 def stream_symbol(stream: str) -> str | None:
     """`ethusdt@depth@100ms` -> `ETH/USDT`."""
     return binance_to_ccxt(stream.partition("@")[0])
@@ -210,11 +212,11 @@ class BookSync:
         try:
             lid = int(obj["lastUpdateId"])
             bids, asks = _levels(obj["bids"]), _levels(obj["asks"])
-        except (KeyError, TypeError, ValueError):
-            self.rejected.add("malformed")
-            return []
         except InvalidEvent as exc:
             self.rejected.add(exc.reason)
+            return []
+        except (KeyError, TypeError, ValueError):
+            self.rejected.add("malformed")
             return []
         book = _CheckBook(bids, asks)
         if book.crossed():
@@ -316,6 +318,7 @@ def _parse_diff(local_ns: int, data: dict) -> _Diff:
 def book_events(paths: list[Path], symbol: str, rejected: RejectCounter, stats: dict[str, int]) -> Iterator:
     """BookEvents (snapshot first, then diffs) and FeedStatus gaps for one symbol's files, in order."""
     sync = BookSync(symbol, rejected, stats)
+    own = None  # the stream's symbol key (`ethusdt`); a file holds one symbol, named by `symbol`
     for path in paths:
         for line in iter_lines(path, rejected):
             if _TRADE_MARK in line:
@@ -333,7 +336,8 @@ def book_events(paths: list[Path], symbol: str, rejected: RejectCounter, stats: 
                     stream, data = obj.get("stream"), obj.get("data")
                     if not isinstance(stream, str) or not isinstance(data, dict) or "@depth" not in stream:
                         raise InvalidEvent("unknown_message", line[:80])
-                    if stream_symbol(stream) != symbol:
+                    key = stream.partition("@")[0]
+                    if key != (own := own or key):
                         raise InvalidEvent("foreign_symbol", stream)
                     out = sync.on_diff(_parse_diff(local_ns, data))
             except InvalidEvent as exc:
@@ -353,24 +357,28 @@ def trade_events(paths: list[Path], symbol: str, rejected: RejectCounter, stats:
     one in the same stream is counted `out_of_order` and skipped (never seen in Binance data).
     """
     last_ts = 0
+    own = None  # as in book_events
     for path in paths:
         for line in iter_lines(path, rejected):
             if _TRADE_MARK not in line:
                 continue
             try:
                 local_ns, obj = _split(line)
-                data = obj.get("data")
-                if not isinstance(data, dict) or stream_symbol(str(obj.get("stream"))) != symbol:
-                    raise InvalidEvent("foreign_symbol" if isinstance(data, dict) else "malformed", line[:80])
+                data, key = obj.get("data"), str(obj.get("stream")).partition("@")[0]
+                if not isinstance(data, dict):
+                    raise InvalidEvent("malformed", line[:80])
+                if key != (own := own or key):
+                    raise InvalidEvent("foreign_symbol", key)
                 price = check_price(data["p"])
                 qty = check_qty(data["q"])
                 ts = _event_ns(data, "T", local_ns)
-                trade = TradeEvent(ts, symbol, price, qty, Side.SELL if data["m"] else Side.BUY, int(data["t"]))
-            except (KeyError, TypeError, ValueError):
-                rejected.add("malformed")
-                continue
+                trade = TradeEvent(ts, symbol, price, qty, Side.SELL if data["m"] else Side.BUY,
+                                   int(data["t"]) if data.get("t") is not None else None)
             except InvalidEvent as exc:
                 rejected.add(exc.reason)
+                continue
+            except (KeyError, TypeError, ValueError):
+                rejected.add("malformed")
                 continue
             if ts < last_ts:
                 rejected.add("out_of_order")

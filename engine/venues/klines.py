@@ -131,11 +131,11 @@ def read_bars(
                 ts = _to_ns(row[cols[0]])
                 o, h, l, c, v = (float(row[i]) for i in cols[1:])
                 bar = BarEvent(ts, symbol, tf, o, h, l, c, v).validate()
-            except (ValueError, IndexError):
-                rejected.add("malformed")
-                continue
             except InvalidEvent as exc:
                 rejected.add(exc.reason)
+                continue
+            except (ValueError, IndexError):
+                rejected.add("malformed")
                 continue
             if last_ns is not None and ts <= last_ns:
                 rejected.add("out_of_order")

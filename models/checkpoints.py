@@ -1,0 +1,113 @@
+"""Crash-safe checkpoints, one file per model.
+
+Save writes a temp file in the same directory, fsyncs it, os.replace()s it over the old
+file and fsyncs the directory, so a kill -9 leaves either the old or the new checkpoint,
+never a torn one. Load never raises into the app: an unreadable, corrupted, or
+schema-mismatched file is renamed to `<name>.bad-<n>`, a warning is logged, and the caller
+starts that model fresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.schema import SCHEMA
+
+log = logging.getLogger("models.checkpoints")
+
+FORMAT = 1
+REQUIRED = ("format", "model", "schema_fingerprint", "schema_version", "model_version",
+            "data_source", "data_sources", "counts", "state", "optimizer")
+
+
+def checkpoint_path(directory: Path, model: str) -> Path:
+    return Path(directory) / f"{model}.pt"
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    model: str,
+    state: dict[str, Any],
+    optimizer: dict[str, Any],
+    model_version: int,
+    data_source: str,
+    data_sources: list[str],
+    counts: dict[str, int],
+) -> None:
+    """Atomically write one model's checkpoint. `state` maps module names to state dicts;
+    `data_sources` is every source this model was ever trained on ("sim"/"replay"/"live")."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "model": model,
+        "schema_fingerprint": SCHEMA.fingerprint,
+        "schema_version": SCHEMA.version,
+        "model_version": int(model_version),
+        "data_source": data_source,
+        "data_sources": sorted(set(data_sources) | {data_source}),
+        "counts": dict(counts),
+        "saved_at": time.time(),
+        "state": state,
+        "optimizer": optimizer,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: Path, model: str) -> dict[str, Any] | None:
+    """The checkpoint payload, or None when there is none or it was set aside."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        problem = _problem(payload, model)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is set aside, never raised
+        problem = f"unreadable ({type(exc).__name__}: {exc})"
+    if problem is None:
+        return payload
+    set_aside(path, problem)
+    return None
+
+
+def set_aside(path: Path, reason: str) -> Path:
+    """Rename a bad checkpoint to `<name>.bad-<n>` (first free n) and log why."""
+    n = 1
+    while (bad := path.with_name(f"{path.name}.bad-{n}")).exists():
+        n += 1
+    os.replace(path, bad)
+    log.warning("checkpoint %s %s; moved to %s, the model starts fresh", path, reason, bad.name)
+    return bad
+
+
+def _problem(payload: Any, model: str) -> str | None:
+    if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED):
+        return "is not a tickdesk checkpoint (missing fields)"
+    if payload["format"] != FORMAT or payload["model"] != model:
+        return f"has format {payload['format']} for model {payload['model']!r}, expected {FORMAT} for {model!r}"
+    if payload["schema_fingerprint"] != SCHEMA.fingerprint:
+        return (f"was saved under feature schema {payload['schema_fingerprint']} (v{payload['schema_version']}), "
+                f"current is {SCHEMA.fingerprint} (v{SCHEMA.version})")
+    return None

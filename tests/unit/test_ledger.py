@@ -1,0 +1,68 @@
+import sqlite3
+
+import pytest
+
+from engine.events import Side
+from engine.portfolio import Fill, Portfolio
+from storage.db import SchemaTooNew, open_db
+from storage.ledger import Ledger
+from storage.schema import MIGRATIONS
+
+
+async def test_fill_close_round_trip_and_pending_training(tmp_path):
+    ledger = await Ledger.open(tmp_path / "l.db")
+    await ledger.load_account(1000.0)
+    p = Portfolio(1000.0)
+    await ledger.record_signal({"id": "S1", "ts_ns": 1, "symbol": "ETH/USDT", "kind": "manual", "action": "buy",
+                                "contributions": {"cnn": 0.5, "dqn": 0.5}, "venue": "sim"})
+    plan = p.plan_fill(Fill(1, "ETH/USDT", Side.BUY, 1.0, 100.0, 0.02, 0.0, "manual", "S1"))
+    await ledger.record_fill(plan, "sim", ("S1", {"cnn": 0.5, "dqn": 0.5}))
+    p.apply(plan)
+    opened = await ledger.open_positions()
+    assert [r["id"] for r in opened] == [plan.after.id]
+    links = await ledger.signal_links([plan.after.id])
+    assert links[plan.after.id]["signal_id"] == "S1"
+
+    close = p.plan_fill(Fill(2_000_000_000, "ETH/USDT", Side.SELL, 1.0, 105.0, 0.021, 0.0, "manual"))
+    await ledger.record_fill(close, "sim")
+    assert await ledger.open_positions() == []
+    [row] = await ledger.closed_trades()
+    assert row["pnl"] == pytest.approx(5.0 - 0.041)
+    assert row["models"] == {"cnn": 0.5, "dqn": 0.5} and row["reward"] is None and row["trained"] == []
+    assert await ledger.pending_training() == [row["id"]]
+
+    await ledger.record_reward(row["id"], "comprehensive", 1.5, {"pnl": 1.0, "final": 1.5}, 3)
+    await ledger.complete_training(row["id"], [{"model": "cnn", "weight": 0.5, "loss": 0.1, "status": "trained"}], 4)
+    [row] = await ledger.closed_trades()
+    assert row["reward"] == 1.5 and row["reward_components"]["final"] == 1.5 and row["trained"] == ["cnn"]
+    assert await ledger.pending_training() == []
+    await ledger.close()
+
+
+async def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "m.db"
+    conn = await open_db(path)
+    await conn.close()
+    conn = await open_db(path)  # reopening runs nothing twice
+    async with conn.execute("PRAGMA user_version") as cur:
+        assert (await cur.fetchone())[0] == len(MIGRATIONS)
+    async with conn.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    await conn.close()
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    raw.close()
+    with pytest.raises(SchemaTooNew):
+        await open_db(path)
+
+
+async def test_a_failed_write_leaves_nothing_behind(tmp_path):
+    ledger = await Ledger.open(tmp_path / "f.db")
+    await ledger.load_account(1000.0)
+    p = Portfolio(1000.0)
+    plan = p.plan_fill(Fill(1, "ETH/USDT", Side.BUY, 1.0, 100.0, 0.02, 0.0, "manual", "missing-signal"))
+    with pytest.raises(sqlite3.IntegrityError):  # the link names a signal that does not exist
+        await ledger.record_fill(plan, "sim", ("missing-signal", {}))
+    assert await ledger.open_positions() == []
+    assert await ledger.load_account(1000.0) == (1000.0, 0.0)
+    await ledger.close()

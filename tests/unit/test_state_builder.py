@@ -1,0 +1,137 @@
+"""State builder on real replayed data: masks for missing history, finite normalised values,
+CNN blocks masked until filled, the tick and position blocks, and block caching."""
+
+import numpy as np
+import pytest
+
+from engine.bench_state import KLINE_FILES, WS_FILES, load_binance_ws, load_klines, merge
+from engine.book import OrderBook
+from engine.clock import EventClock
+from engine.cob_features import CobTracker
+from engine.events import NS_PER_S
+from engine.market import MarketState
+from engine.schema import SCHEMA
+from engine.state_builder import StateBuilder, position_block
+
+SYMS = ("ETH/USDT", "BTC/USDT")
+
+
+@pytest.fixture(scope="module")
+def bars_market(shared_data):
+    """300 warm-up 1m bars per symbol, then 400 more replayed bar by bar."""
+    streams = {s: load_klines(shared_data / "bybit_klines_cobra0506" / f, s, limit=700) for s, f in KLINE_FILES.items()}
+    market = MarketState(SYMS, EventClock())
+    market.load_history([b for bars in streams.values() for b in bars[:300]])
+    builder = StateBuilder()
+    for ev in merge(*(bars[300:] for bars in streams.values())):
+        market.apply(ev)
+        builder.build(market, None)
+    return market, builder
+
+
+@pytest.fixture(scope="module")
+def ws_market(shared_data):
+    """About two minutes of real Binance spot trades and L2 book for both symbols."""
+    events = merge(
+        *(load_binance_ws([shared_data / "binance_ws_hftbacktest" / files[0]], s, max_lines=12_000) for s, files in WS_FILES.items())
+    )
+    market = MarketState(SYMS, EventClock())
+    builder = StateBuilder()
+    for ev in events:
+        market.apply(ev)
+        builder.observe_books(market)
+    return market, builder
+
+
+def test_bars_only_replay_masks_and_values(bars_market):
+    market, builder = bars_market
+    s = builder.build(market, {"side": 0})
+    assert np.isfinite(s.vector).all() and np.isfinite(s.market_tensor).all()
+    assert np.abs(s.vector).max() < 100  # normalised: no raw prices of thousands
+    assert s.masks["eth_ohlcv_1m"].all() and s.masks["btc_ohlcv_1m"].all()
+    assert not s.masks["eth_ohlcv_1s"].any() and not s.masks["eth_ticks_1s"].any()  # no trades
+    assert s.masks["eth_ohlcv_1h"].sum() <= 7  # 400 minutes of roll-ups
+    assert s.masks["eth_ohlcv_1d"].sum() <= 1
+    assert not s.block("eth_ohlcv_1d")[~s.masks["eth_ohlcv_1d"]].any()  # masked rows are zero
+    assert s.masks["williams_pivots"][:3].all()  # 1m levels filled from 700 bars
+    one_m = s.block("eth_ohlcv_1m")
+    assert one_m[-1, 3] == 0.0  # close relative to the newest close
+    last = market["ETH/USDT"].bars.rings["1m"].last(2)
+    assert one_m[-1, 7] == pytest.approx(100 * np.log(last[1, 4] / last[0, 4]), rel=1e-5)
+    # the market tensor carries every time block's features as channels, then the masks
+    assert np.array_equal(s.market_tensor[18:26], one_m.T)
+    assert np.array_equal(s.market_tensor[50:56], np.stack([s.masks[b.name] for b in SCHEMA.blocks[:6]]))
+    # no book in a bars-only market: COB zeros, validity flag 0
+    assert s.cob[45] == 0 and not s.cob_mask[:43].any()
+
+
+def test_cnn_blocks_masked_until_provided(bars_market):
+    market, builder = bars_market
+    s = builder.build(market, None)
+    assert not s.masks["cnn_hidden"].any() and not s.block("cnn_hidden").any()
+    hidden = np.linspace(-1, 1, 512)
+    preds = np.full(16, 0.25)
+    filled = s.with_cnn(hidden, preds)
+    assert filled.masks["cnn_hidden"].all() and filled.masks["cnn_predictions"].all()
+    assert np.allclose(filled.block("cnn_hidden"), hidden) and np.allclose(filled.block("cnn_predictions"), preds)
+    assert not s.block("cnn_hidden").any()  # the original is untouched
+    a, b = SCHEMA.offsets()["cnn_hidden"]
+    assert np.array_equal(np.delete(filled.vector, np.s_[a : b + 16]), np.delete(s.vector, np.s_[a : b + 16]))
+    with pytest.raises(ValueError):
+        s.with_cnn(np.zeros(10), preds)
+    direct = builder.build(market, None, cnn_hidden=hidden, cnn_predictions=preds)
+    assert np.array_equal(direct.vector, filled.vector)
+
+
+def test_slow_blocks_are_cached_by_ring_version(bars_market):
+    market, builder = bars_market
+    builder.build(market, None)
+    cached = builder._bar_cache["eth_ohlcv_1h"]
+    builder.build(market, None)
+    assert builder._bar_cache["eth_ohlcv_1h"] is cached
+
+
+def test_tick_block_on_real_trades(ws_market):
+    market, builder = ws_market
+    s = builder.build(market, None)
+    assert np.isfinite(s.vector).all() and np.abs(s.vector).max() < 100
+    ticks = market["ETH/USDT"].recent_ticks()
+    now = market.clock.now_ns()
+    first_slot = int((ticks[0, 0] - ((now // NS_PER_S + 1) * NS_PER_S - 300 * NS_PER_S)) // NS_PER_S)
+    mask = s.masks["eth_ticks_1s"]
+    assert not mask[: max(first_slot, 0)].any() and mask[max(first_slot, 0) :].all()
+    block = s.block("eth_ticks_1s")
+    in_window = ticks[ticks[:, 0] >= now - (now % NS_PER_S) + NS_PER_S - 300 * NS_PER_S]
+    assert np.expm1(block[:, 0]).sum() == pytest.approx(len(in_window), rel=1e-4)
+    assert np.expm1(block[:, 1]).sum() == pytest.approx(in_window[:, 2].sum(), rel=1e-4)
+    # a real book: the COB vector is valid and its spread matches the book
+    eth = market["ETH/USDT"].book
+    bids, asks = eth.top(1)
+    assert s.cob[45] == 1 and s.cob_mask[:3].all()
+    assert s.cob[0] == pytest.approx((asks[0, 0] - bids[0, 0]) / eth.mid * 1e4, rel=1e-4)
+    assert s.cob_mask[40:42].all()  # BTC reference book present
+
+
+def test_position_block():
+    f, m = position_block({"side": 1, "qty": 0.5, "entry_price": 2000.0, "entry_ns": 0, "configured_qty": 0.5,
+                           "equity": 10_100.0, "start_equity": 10_000.0, "ignored": 1}, 2020.0, 60 * NS_PER_S)
+    assert f[0] == 1 and f[1] == 1.0
+    assert f[2] == pytest.approx(100 * np.log(1.01))
+    assert f[3] == pytest.approx(np.log1p(60)) and f[4] == pytest.approx(1.0)
+    assert not m[5] and not m[6] and f[7] == pytest.approx(0.5 * 2020 / 10_100)
+    f, m = position_block({"side": -1, "qty": 1.0, "entry_price": 2000.0}, 2020.0, 0)
+    assert f[2] < 0  # short loses when price rises
+    f, m = position_block(None, 2020.0, 0)
+    assert not f.any() and not m.any()
+
+
+def test_order_flow_imbalance_sign():
+    book = OrderBook("ETH/USDT")
+    tracker = CobTracker()
+    book.apply_snapshot(np.array([[100.0, 1.0], [99.9, 1.0]]), np.array([[100.1, 1.0], [100.2, 1.0]]), NS_PER_S)
+    tracker.observe(book)
+    book.apply_diff(np.array([[100.0, 3.0]]), np.empty((0, 2)), NS_PER_S + 1)  # bid queue grows
+    tracker.observe(book)
+    f, m = tracker.features(book, np.empty((0, 4)), NS_PER_S + 2)
+    assert m[22] and f[22] == pytest.approx(2.0 / 2.0)  # +2 bid size / mean L1 size 2
+    assert f[16] == pytest.approx(2 * 3 / 4 - 1)
