@@ -126,6 +126,7 @@ class ModelSettings(_Section):
         default_factory=lambda: {"cnn": 0.35, "dqn": 0.45, "cob_rl": 0.20}
     )
     checkpoint_dir: str = ""
+    label_every_s: float = Field(15.0, gt=0)
 
     @field_validator("base_weights")
     @classmethod

@@ -19,10 +19,10 @@ log = logging.getLogger("engine.headless")
 PROGRESS_EVERY_S = 2.0
 
 
-def summarize(engine: Engine, session_closed: list, wall_s: float) -> dict[str, Any]:
-    """The summary of one session: only trades closed in this session count."""
-    rewards = [t.reward for t in session_closed if t.reward is not None]
-    wins = sum(1 for t in session_closed if t.pnl > 0)
+def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict[str, Any]:
+    """The summary of one session: only trades closed in this session count (ledger rows)."""
+    rewards = [t["reward"] for t in session_closed if t["reward"] is not None]
+    wins = sum(1 for t in session_closed if t["pnl"] > 0)
     venue_stats = engine.venue.stats()
     per_symbol = {}
     for sym in engine.venue.symbols:
@@ -52,8 +52,9 @@ def summarize(engine: Engine, session_closed: list, wall_s: float) -> dict[str, 
         "trades_closed": len(session_closed),
         "win_rate": wins / len(session_closed) if session_closed else None,
         "avg_reward": sum(rewards) / len(rewards) if rewards else None,
-        "pnl": sum(t.pnl for t in session_closed),
-        "fees": sum(t.fees for t in session_closed),
+        "pnl": sum(t["pnl"] for t in session_closed),
+        "fees": sum(t["fees"] for t in session_closed),
+        "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
         "training_events": engine.training_counts(),
         "models_status": engine.models_status,
         "event_time_s": span_ns / 1e9,
@@ -72,8 +73,8 @@ async def run_headless(
     summary_path: Path | None,
     progress: TextIO = sys.stderr,
 ) -> dict[str, Any]:
-    session_closed: list = []
-    engine.closed_listeners.append(session_closed.append)
+    closed_ids: list[str] = []
+    engine.closed_listeners.append(lambda trade: closed_ids.append(trade.id))
     started = time.perf_counter()
     last_report = [started]
 
@@ -85,22 +86,23 @@ async def run_headless(
         elapsed_event = (engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())) / 1e9
         print(
             f"[{engine.venue.label}] event time +{elapsed_event:,.0f}s  events {engine.market.events:,}"
-            f"  rejected {engine.market.rejected.total}  closed trades {len(session_closed)}"
+            f"  rejected {engine.market.rejected.total}  closed trades {len(closed_ids)}"
             f"  {engine.market.events / max(now - started, 1e-9):,.0f} ev/s",
             file=progress, flush=True,
         )
 
     engine.progress_hook = report
-    await engine.start()
-    print(f"[{engine.venue.label}] {', '.join(engine.venue.symbols)}  db {engine.db_path}  models: {engine.models_status}",
-          file=progress, flush=True)
     try:
+        await engine.start()
+        print(f"[{engine.venue.label}] {', '.join(engine.venue.symbols)}  db {engine.db_path}"
+              f"  models: {engine.models_status}", file=progress, flush=True)
         await engine.run(duration_s)
-        await engine.drain()
-    finally:
+        await engine.drain()  # pending training finishes before the summary is written
         wall_s = time.perf_counter() - started
         report(final=True)
+        session_closed = [await engine.ledger.closed_trade(i) for i in closed_ids]
         summary = summarize(engine, session_closed, wall_s)
+    finally:
         await engine.close()
     if summary_path is not None:
         tmp = Path(summary_path).with_suffix(".tmp")

@@ -15,21 +15,29 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
+from typing import Any
+
 from engine.clock import EventClock, Pacer, parse_speed
 from engine.config import Settings
-from engine.events import BarEvent, Side
+from engine.events import BarEvent, BookEvent, Side
 from engine.executor import OrderRejected, OrderRequest, PaperExecutor
 from engine.market import MarketState
+from engine.orchestrator import Orchestrator, entry_volatility_bp, manual_signal_without_models
+from engine.outcomes import OutcomeProcessor
 from engine.portfolio import ClosedTrade, FillPlan, Portfolio, Position
+from engine.reward import Reward, RewardCalculator
 from engine.risk import exit_reason
-from engine.snapshot import EngineSnapshot, MarketView, PositionView, TradeView
+from engine.schema import SCHEMA
+from engine.snapshot import EngineSnapshot, MarketView, ModelView, PositionView, TradeView
 from engine.stats import TradeOutcome, dominant_model, outcomes_from_rows, win_stats
+from engine.tracker import SignalPositionTracker
 from engine.venues.base import Venue
 from storage.ledger import Ledger
 
 log = logging.getLogger("engine")
 
 RECENT_TRADES = 200
+UNHEALTHY_FEED = ("stale", "reconnecting", "gap", "starting")
 
 
 class RateMeter:
@@ -74,7 +82,11 @@ class Engine:
         speed: str | None = None,
         auto: bool | None = None,
         wall: Callable[[], float] = time.monotonic,
+        trainer: Any | None = None,
+        models_status: str = "models disabled in config",
     ) -> None:
+        """`trainer` (models/trainer.Trainer) enables decisions and training; without it
+        the engine trades manually only and `models_status` says why."""
         self.settings = settings
         self.venue = venue
         self.db_path = str(db_path)
@@ -87,12 +99,18 @@ class Engine:
         self.pacer = Pacer(parse_speed(self.speed_text), wall)
         self.ledger: Ledger | None = None
         self.rate = RateMeter(wall)
-        self.auto = bool(settings.models.auto_trade if auto is None else auto)
-        self.models_status = "models not loaded"
+        self.trainer = trainer
+        self.models_status = models_status
+        self.orchestrator = Orchestrator(settings, self.market, self.traded, venue.name, trainer) if trainer else None
+        self.auto = bool(settings.models.auto_trade if auto is None else auto) and self.orchestrator is not None
+        self.tracker = self.orchestrator.tracker if self.orchestrator else SignalPositionTracker()
+        self.outcomes = OutcomeProcessor(lambda: self.ledger, RewardCalculator(settings.reward.preset), self.tracker,
+                                         trainer, SCHEMA.fingerprint, self._on_outcome)
+        self._label_tasks: set[asyncio.Task] = set()
         self.first_event_ns: int | None = None
         self.recent_trades: deque[TradeView] = deque(maxlen=RECENT_TRADES)
         self.reward_log: deque[str] = deque(maxlen=RECENT_TRADES)
-        self.outcomes: list[TradeOutcome] = []
+        self.trade_outcomes: list[TradeOutcome] = []
         self.messages: deque[str] = deque(maxlen=20)
         self.signals = 0
         self.trades_opened = 0
@@ -127,9 +145,27 @@ class Engine:
         recent = await self.ledger.closed_trades(limit=RECENT_TRADES)
         for row in reversed(recent):
             self.recent_trades.appendleft(trade_view(row))
-        self.outcomes = outcomes_from_rows(recent)
+        self.trade_outcomes = outcomes_from_rows(recent)
+        self.outcomes.calculator.restore(await self.ledger.recent_returns_pct(20, rewarded_only=True))
+        await self._restore_links([p.id for p in positions])
         self.market.load_history(await self.venue.warmup())
         await self.ledger.set_meta("last_venue", self.venue.name)
+        self.outcomes.start()
+        recovered = await self.outcomes.recover()
+        if recovered:
+            self.note(f"training {recovered} closed trade(s) left pending by the last run")
+
+    async def _restore_links(self, position_ids: list[str]) -> None:
+        """Open positions get their opening signal (with its state) back into the tracker."""
+        links = await self.ledger.signal_links(position_ids)
+        for position_id, link in links.items():
+            signal = await self.ledger.get_signal(link["signal_id"])
+            if signal is None:
+                continue
+            stored = await self.ledger.load_signal_state(link["signal_id"])
+            if stored is not None and stored[0] == SCHEMA.fingerprint:
+                signal["state"] = stored[1]
+            self.tracker.register_signal(link["signal_id"], signal, position_id)
 
     async def run(self, duration_s: float | None = None) -> None:
         """Consume the venue until it ends, `duration_s` of event time has passed, or stop().
@@ -157,11 +193,11 @@ class Engine:
             ts = event.end_ns if isinstance(event, BarEvent) else event.ts_ns
             await self.pacer.wait_for(ts)
             if self.market.apply(event):
-                await self._after_event(event)
-                if self.first_event_ns is None and self.market.events:
+                if self.first_event_ns is None and self.clock.now_ns() > 0:
                     self.first_event_ns = self.clock.now_ns()
                     if duration_s is not None:
                         until_ns = self.first_event_ns + int(duration_s * 1e9)
+                await self._after_event(event)
             if until_ns is not None and max(ts, self.clock.now_ns()) >= until_ns:
                 return
         self.market.feed_state = "stopped" if self._stopping else "ended"
@@ -178,10 +214,63 @@ class Engine:
         await self.on_market_event(event)
 
     async def on_market_event(self, event) -> None:
-        """Hook for the decision step (the orchestrator overrides what happens here)."""
+        """The decision step runs every `decision_interval_s` of event time."""
+        orch = self.orchestrator
+        if orch is None or self.first_event_ns is None:
+            return
+        if isinstance(event, BookEvent):
+            orch.builder.observe_books(self.market)
+        if orch.due(self.clock.now_ns()):
+            await self._decision_step(orch)
+
+    async def _decision_step(self, orch: Orchestrator) -> None:
+        pos = self.portfolio.position(self.traded)
+        try:
+            signal = orch.decide(orch.position_info(pos, self.portfolio.equity(self.prices())), self.portfolio.balance)
+        except Exception as exc:  # a model that cannot run disables predictions, loudly
+            log.exception("decision step failed")
+            self._disable_models(f"predictions disabled: {exc}")
+            return
+        self.signals += 1
+        await self.ledger.record_signals(orch.take_unsaved())
+        for matured in orch.labeler.advance(self.clock.now_ns(), self.market[self.traded].mid):
+            task = asyncio.create_task(self._train_labels(matured))
+            self._label_tasks.add(task)
+            task.add_done_callback(self._label_tasks.discard)
+        if not self.auto or signal["confidence"] < self.settings.models.confidence_threshold:
+            return
+        if self.market.feed_state in UNHEALTHY_FEED:
+            return  # auto-trading pauses while the feed is not healthy
+        try:
+            if pos is None:
+                await self.submit(Side(signal["action"]), source="auto", signal=signal)
+            elif pos.side.value != signal["action"]:
+                await self.close_position(source="auto")
+        except OrderRejected as exc:
+            self.note(f"auto {signal['action']} refused: {exc}")
+
+    async def _train_labels(self, matured) -> None:
+        """Multi-horizon outcome labels: persisted, then trained into the CNN off the loop."""
+        try:
+            if self.orchestrator is not None:
+                await self.ledger.record_signals(self.orchestrator.take_unsaved(force=True))
+            await self.ledger.record_horizon_outcomes(matured.rows)
+            events = await asyncio.wrap_future(self.trainer.submit_cnn_labels(matured.market_tensor, matured.labels))
+            await self.ledger.complete_training(None, events, self.clock.now_ns(), kind="horizon_label")
+        except Exception:
+            log.exception("horizon-label training failed for signal %s", matured.signal_id)
+
+    def _disable_models(self, reason: str) -> None:
+        self.models_status = reason
+        self.orchestrator = None
+        self.auto = False
+        self.note(reason)
 
     async def drain(self) -> None:
         """Wait for outcome processing (rewards, training) still in flight."""
+        await self.outcomes.drain()
+        if self._label_tasks:
+            await asyncio.gather(*self._label_tasks, return_exceptions=True)
 
     def training_counts(self) -> dict[str, int]:
         """Closed trades each model trained on in this session."""
@@ -197,7 +286,13 @@ class Engine:
             await self._stream.aclose()  # a running loop sees _stopping and ends by itself
         self._stream = None
         await self.venue.close()
+        await self.outcomes.stop()
+        if self.trainer is not None:
+            await asyncio.to_thread(self.trainer.close)  # saves checkpoints, joins the thread
+            self.trainer = None
         if self.ledger is not None:
+            if self.orchestrator is not None:
+                await self.ledger.record_signals(self.orchestrator.take_unsaved(force=True))
             await self.ledger.close()
             self.ledger = None
 
@@ -252,6 +347,7 @@ class Engine:
                 )
             link = None
             if opens and signal is not None:
+                await self._persist_signal(signal)
                 link = (signal["id"], signal.get("contributions", {}))
             await self.ledger.record_fill(plan, self.venue.name, link)
             self.portfolio.apply(plan)
@@ -270,20 +366,36 @@ class Engine:
             raise OrderRejected(f"no open {symbol} position")
         return await self.submit(pos.side.opposite, pos.qty, symbol, source)
 
-    async def entry_signal(self, symbol: str, side: Side, source: str, ts_ns: int) -> dict | None:
-        """The signal a new position is linked to. Overridden once models exist."""
-        return None
+    async def entry_signal(self, symbol: str, side: Side, source: str, ts_ns: int) -> dict:
+        """The signal a manual position is linked to: the models' state and outputs at entry,
+        so they learn from manual trades too; without models, a signal saying why."""
+        if self.orchestrator is not None and symbol == self.traded:
+            pos = self.portfolio.position(symbol)
+            info = self.orchestrator.position_info(pos, self.portfolio.equity(self.prices()))
+            return self.orchestrator.decide(info, self.portfolio.balance, kind="manual", forced_action=side.value)
+        return manual_signal_without_models(symbol, side.value, ts_ns, self.venue.name, self.models_status,
+                                            self.portfolio.balance, entry_volatility_bp(self.market, symbol))
+
+    async def _persist_signal(self, signal: dict) -> None:
+        """The opening signal (and the batch of decisions before it) and its state arrays."""
+        pending = self.orchestrator.take_unsaved(force=True) if self.orchestrator else []
+        await self.ledger.record_signals(pending + [signal])
+        if "state" in signal:
+            await self.ledger.save_signal_state(signal["id"], signal["schema"], signal["state"])
 
     def on_position_opened(self, position: Position, signal: dict) -> None:
-        """Hook: a position opened with this signal (the tracker registers it)."""
+        self.tracker.register_signal(signal["id"], signal, position.id)
 
     def toggle_auto(self) -> tuple[bool, str]:
         """Auto-trading needs models; returns (state, reason when refused)."""
-        return False, f"auto-trading unavailable: {self.models_status}"
+        if self.orchestrator is None:
+            return False, f"auto-trading unavailable: {self.models_status}"
+        self.auto = not self.auto
+        return self.auto, ""
 
     @property
     def auto_available(self) -> bool:
-        return False
+        return self.orchestrator is not None
 
     # -- internals ------------------------------------------------------------------------
     def _note_first_price(self, symbol: str) -> None:
@@ -309,12 +421,20 @@ class Engine:
     async def _on_closed(self, closed: ClosedTrade) -> None:
         row = await self.ledger.closed_trade(closed.id)
         self.recent_trades.appendleft(trade_view(row))
-        self.outcomes.append(
+        self.trade_outcomes.append(
             TradeOutcome(closed.pnl, row.get("reward"), closed.source, closed.open_source,
                          dominant_model(row.get("models")), closed.exit_ns)
         )
         for listener in self.closed_listeners:
             listener(closed)
+        self.outcomes.submit(closed.id)
+
+    def _on_outcome(self, row: dict, reward: Reward | None, events: list[dict]) -> None:
+        self.refresh_trade(row)
+        if reward is not None:
+            self.reward_log.appendleft(f"{row['symbol']} {row['source']} {reward.log_line()}")
+        for model in {e["model"] for e in events}:
+            self.session_training[model] = self.session_training.get(model, 0) + 1
 
     def refresh_trade(self, row: dict) -> None:
         """Replace a shown closed trade (after its reward or training landed)."""
@@ -323,10 +443,10 @@ class Engine:
             if t.id == view.id:
                 self.recent_trades[i] = view
                 break
-        for i in range(len(self.outcomes) - 1, -1, -1):
-            if self.outcomes[i].exit_ns == view.exit_ns and self.outcomes[i].pnl == view.pnl:
-                o = self.outcomes[i]
-                self.outcomes[i] = TradeOutcome(o.pnl, view.reward, o.source, o.open_source,
+        for i in range(len(self.trade_outcomes) - 1, -1, -1):
+            if self.trade_outcomes[i].exit_ns == view.exit_ns and self.trade_outcomes[i].pnl == view.pnl:
+                o = self.trade_outcomes[i]
+                self.trade_outcomes[i] = TradeOutcome(o.pnl, view.reward, o.source, o.open_source,
                                                 dominant_model(view.models), o.exit_ns)
                 break
 
@@ -334,11 +454,20 @@ class Engine:
     def prices(self) -> dict[str, float | None]:
         return {s: m.mid for s, m in self.market.by_symbol.items()}
 
-    def model_views(self) -> tuple:
-        return ()
+    def model_views(self) -> tuple[ModelView, ...]:
+        if self.trainer is None:
+            return ()
+        views = []
+        for name, m in self.trainer.metrics().items():
+            views.append(ModelView(name, m["steps"], m["last_loss"], tuple(m["history"][-200:]),
+                                   m["steps_per_s"] or None, m["device"], m["nan_skips"]))
+        return tuple(views)
 
     def last_signal(self) -> dict | None:
-        return None
+        last = self.orchestrator.last if self.orchestrator else None
+        if last is None:
+            return None
+        return {k: last[k] for k in ("ts_ns", "action", "confidence", "contributions")}
 
     def snapshot(self) -> EngineSnapshot:
         now = self.clock.now_ns()
@@ -369,7 +498,7 @@ class Engine:
             rejected=self.market.rejected.total, events_per_s=self.rate.rate(), db_path=self.db_path,
             balance=self.portfolio.balance, equity=self.portfolio.equity(self.prices()),
             markets=tuple(markets), positions=tuple(positions), trades=tuple(self.recent_trades),
-            reward_log=tuple(self.reward_log), stats=win_stats(self.outcomes, span),
+            reward_log=tuple(self.reward_log), stats=win_stats(self.trade_outcomes, span),
             auto=self.auto, auto_available=self.auto_available, models_status=self.models_status,
             models=self.model_views(), last_signal=self.last_signal(), messages=tuple(self.messages),
         )

@@ -1,15 +1,38 @@
-"""Assembles an Engine from settings: venue, ledger path, and (when available) models.
+"""Assembles an Engine from settings: venue, ledger path and, when they can run, the models.
 Both front ends (TUI and headless) and the tests build engines through here."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
+import logging
 import time
+from pathlib import Path
+from typing import Any, Callable
 
 from engine.config import Settings
 from engine.runtime import Engine
 from engine.venues.factory import make_venue
+
+log = logging.getLogger("engine.session")
+
+
+def make_trainer(settings: Settings, data_source: str) -> tuple[Any | None, str]:
+    """(trainer, status). Never raises: models that cannot run disable predictions, with the
+    reason shown in the UI and the summary; nothing downstream ever sees a made-up output."""
+    if not settings.models.enabled:
+        return None, "models disabled in config ([models] enabled = false)"
+    try:
+        from models.errors import ModelsUnavailable
+        from models.trainer import Trainer
+    except ImportError as exc:
+        return None, f"predictions disabled: cannot import the models ({exc})"
+    try:
+        trainer = Trainer(device=settings.models.device, checkpoint_dir=settings.checkpoint_path,
+                          data_source=data_source, seed=settings.sim.seed)
+        trainer.start()
+    except (ModelsUnavailable, OSError, RuntimeError, ValueError) as exc:
+        log.error("models unavailable: %s", exc)
+        return None, f"predictions disabled: {exc}"
+    return trainer, f"models ready on {trainer.device}"
 
 
 def create_engine(
@@ -19,4 +42,5 @@ def create_engine(
     wall: Callable[[], float] = time.monotonic,
 ) -> Engine:
     venue = make_venue(settings, data)
-    return Engine(settings, venue, db_path=settings.db_path, wall=wall)
+    trainer, status = make_trainer(settings, venue.name)
+    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status)

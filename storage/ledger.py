@@ -7,12 +7,31 @@ dataclasses; this module takes them by attribute and never imports the engine.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import io
 import json
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 import aiosqlite
+import numpy as np
 
 from storage.db import open_db
+
+
+T = TypeVar("T")
+
+
+def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """One writer at a time: the engine's tasks share one connection, and sqlite3's
+    transactions must not interleave across awaits."""
+
+    @functools.wraps(method)
+    async def wrapper(self: "Ledger", *args: Any, **kwargs: Any) -> T:
+        async with self._write_lock:
+            return await method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _dumps(value: Any) -> str:
@@ -23,6 +42,7 @@ class Ledger:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         conn.row_factory = aiosqlite.Row
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path) -> "Ledger":
@@ -32,6 +52,7 @@ class Ledger:
         await self.conn.close()
 
     # -- account -------------------------------------------------------------------------
+    @serialized
     async def load_account(self, initial_balance: float) -> tuple[float, float]:
         """(quote_balance, fees_paid); creates the paper account on first use."""
         await self.conn.execute(
@@ -43,6 +64,7 @@ class Ledger:
             row = await cur.fetchone()
         return float(row[0]), float(row[1])
 
+    @serialized
     async def set_meta(self, key: str, value: str) -> None:
         await self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         await self.conn.commit()
@@ -53,6 +75,7 @@ class Ledger:
         return None if row is None else row[0]
 
     # -- signals -------------------------------------------------------------------------
+    @serialized
     async def record_signal(self, signal: dict[str, Any]) -> None:
         await self.conn.execute(
             "INSERT INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
@@ -63,6 +86,44 @@ class Ledger:
                 _dumps(signal.get("outputs", {})), _dumps(signal.get("model_versions", {})),
                 signal.get("state_ref"), signal["venue"],
             ),
+        )
+        await self.conn.commit()
+
+    @serialized
+    async def record_signals(self, signals: list[dict[str, Any]]) -> None:
+        """Many decision signals in one transaction (the hold signals of a decision loop)."""
+        if not signals:
+            return
+        await self.conn.executemany(
+            "INSERT OR IGNORE INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
+            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(s["id"], s["ts_ns"], s["symbol"], s["kind"], s["action"], s.get("confidence"),
+              _dumps(s.get("contributions", {})), _dumps(s.get("outputs", {})),
+              _dumps(s.get("model_versions", {})), s.get("state_ref"), s["venue"]) for s in signals],
+        )
+        await self.conn.commit()
+
+    @serialized
+    async def save_signal_state(self, signal_id: str, schema: str, arrays: dict[str, np.ndarray]) -> None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        await self.conn.execute("INSERT OR REPLACE INTO signal_states (signal_id, schema, arrays) VALUES (?,?,?)",
+                                (signal_id, schema, buf.getvalue()))
+        await self.conn.commit()
+
+    async def load_signal_state(self, signal_id: str) -> tuple[str, dict[str, np.ndarray]] | None:
+        async with self.conn.execute("SELECT schema, arrays FROM signal_states WHERE signal_id = ?", (signal_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        with np.load(io.BytesIO(row[1])) as npz:
+            return row[0], {k: npz[k] for k in npz.files}
+
+    @serialized
+    async def record_horizon_outcomes(self, rows: list[tuple[str, int, float, str, int]]) -> None:
+        await self.conn.executemany(
+            "INSERT OR REPLACE INTO horizon_outcomes (signal_id, horizon_s, return_bp, label, ts_ns) VALUES (?,?,?,?,?)",
+            rows,
         )
         await self.conn.commit()
 
@@ -77,6 +138,7 @@ class Ledger:
         return out
 
     # -- fills, positions, closed trades --------------------------------------------------
+    @serialized
     async def record_fill(self, plan, venue: str, link: tuple[str, dict[str, float]] | None = None) -> None:
         """Persist one fill and everything it changes, atomically.
 
@@ -191,6 +253,7 @@ class Ledger:
         async with self.conn.execute("SELECT trade_id FROM pending_training ORDER BY enqueued_ns") as cur:
             return [r[0] for r in await cur.fetchall()]
 
+    @serialized
     async def record_reward(self, trade_id: str, preset: str, final: float, components: dict[str, float], ts_ns: int) -> None:
         await self.conn.execute(
             "INSERT OR REPLACE INTO rewards (trade_id, preset, final, components, ts_ns) VALUES (?,?,?,?,?)",
@@ -198,6 +261,7 @@ class Ledger:
         )
         await self.conn.commit()
 
+    @serialized
     async def complete_training(self, trade_id: str | None, events: list[dict[str, Any]], ts_ns: int,
                                 kind: str = "trade_outcome") -> None:
         """Record the training events of one outcome and clear it from the pending queue."""
@@ -215,6 +279,17 @@ class Ledger:
         except BaseException:
             await self.conn.rollback()
             raise
+
+    async def recent_returns_pct(self, n: int, rewarded_only: bool = False) -> list[float]:
+        """Net returns (percent of entry notional) of the last n closed trades, oldest first;
+        `rewarded_only` leaves out trades whose reward is still to be computed."""
+        join = "JOIN rewards r ON r.trade_id = t.id" if rewarded_only else ""
+        async with self.conn.execute(
+            f"SELECT t.pnl, t.qty, t.entry_price FROM closed_trades t {join}"
+            " ORDER BY t.exit_ns DESC, t.rowid DESC LIMIT ?", (n,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [100.0 * r[0] / (r[1] * r[2]) for r in reversed(rows)]
 
     async def training_counts(self) -> dict[str, int]:
         async with self.conn.execute(

@@ -105,4 +105,20 @@ MIGRATIONS: tuple[str, ...] = (
         enqueued_ns INTEGER NOT NULL
     );
     """,
+    # 2: what training needs to survive a restart
+    """
+    CREATE TABLE signal_states (
+        signal_id TEXT PRIMARY KEY REFERENCES signals(id),
+        schema TEXT NOT NULL,             -- feature-schema fingerprint of the arrays
+        arrays BLOB NOT NULL              -- np.savez_compressed: vector, market_tensor, cob
+    );
+    CREATE TABLE horizon_outcomes (
+        signal_id TEXT NOT NULL REFERENCES signals(id),
+        horizon_s INTEGER NOT NULL,
+        return_bp REAL NOT NULL,
+        label TEXT NOT NULL,              -- up | flat (no trade: |move| < round-trip cost) | down
+        ts_ns INTEGER NOT NULL,
+        PRIMARY KEY (signal_id, horizon_s)
+    );
+    """,
 )

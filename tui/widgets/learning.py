@@ -36,7 +36,7 @@ class RewardPane(Static):
 
 
 class LossPane(Vertical):
-    """Loss over training steps per model (log scale), with steps/s and device; until a
+    """Loss over training steps per model, with steps/s and device; until a
     model has trained, a line saying why instead of an empty plot."""
 
     def compose(self) -> ComposeResult:
@@ -70,10 +70,9 @@ class LossPane(Vertical):
         plt.theme("pro")
         for m in trained:
             steps = [s for s, _ in m.losses]
-            losses = [max(v, 1e-9) for _, v in m.losses]
+            losses = [v for _, v in m.losses]
             plt.plot(steps, losses, label=MODEL_LABELS.get(m.name, m.name), color=MODEL_COLORS.get(m.name, "white"),
                      marker="braille")
-        plt.yscale("log")
         rate = sum(m.steps_per_s or 0.0 for m in snap.models)
         plt.title(f"{snap.models[0].device}  {rate:.1f} steps/s")
         plot.refresh()

@@ -1,0 +1,136 @@
+"""Closed trade -> reward -> training of exactly the models that contributed.
+
+Runs as one asyncio task consuming a queue of closed-trade ids, so rewards are computed in
+close order (the comprehensive reward depends on the previous trades). Every step is durable
+before the next: the closed trade is already queued in `pending_training` by the fill's
+transaction; the reward is written before training starts; the training events are written
+in the same transaction that clears the pending row. A crash anywhere in between leaves the
+trade pending, and `recover()` finishes it after restart, training it exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from engine.reward import Reward, RewardCalculator, RewardInput
+from engine.tracker import SignalPositionTracker
+from storage.ledger import Ledger
+
+log = logging.getLogger("engine.outcomes")
+
+
+class OutcomeProcessor:
+    def __init__(
+        self,
+        ledger: Callable[[], Ledger],
+        calculator: RewardCalculator,
+        tracker: SignalPositionTracker,
+        trainer: Any | None,
+        schema_fingerprint: str,
+        on_done: Callable[[dict[str, Any], Reward | None, list[dict]], None],
+    ) -> None:
+        self._ledger = ledger
+        self.calculator = calculator
+        self.tracker = tracker
+        self.trainer = trainer
+        self.schema = schema_fingerprint
+        self.on_done = on_done
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outcomes")
+
+    async def recover(self) -> int:
+        """Queue closed trades whose reward or training had not finished before a stop."""
+        pending = await self._ledger().pending_training()
+        for trade_id in pending:
+            self.queue.put_nowait(trade_id)
+        if pending:
+            log.warning("recovering %d closed trade(s) whose training had not run", len(pending))
+        return len(pending)
+
+    def submit(self, trade_id: str) -> None:
+        self.queue.put_nowait(trade_id)
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            trade_id = await self.queue.get()
+            try:
+                await self.process(trade_id)
+            except Exception:
+                self.failures += 1
+                log.exception("outcome processing failed for %s; it stays pending for the next start", trade_id)
+            finally:
+                self.queue.task_done()
+
+    async def process(self, trade_id: str) -> None:
+        ledger = self._ledger()
+        row = await ledger.closed_trade(trade_id)
+        if row is None:
+            return
+        signal = await self._signal_for(row)
+        context = ((signal or {}).get("outputs") or {}).get("context") or {}
+        reward: Reward | None = None
+        if row["reward"] is None:
+            reward = self.calculator.compute(RewardInput(
+                pnl=row["pnl"], entry_price=row["entry_price"], exit_price=row["exit_price"], qty=row["qty"],
+                fees=row["fees"], side=row["side"], hold_s=(row["exit_ns"] - row["entry_ns"]) / 1e9,
+                balance=float(context.get("balance") or 0.0), sigma_1m_bp=context.get("sigma_1m_bp"),
+            ))
+            await ledger.record_reward(trade_id, reward.preset, reward.final, reward.components, row["exit_ns"])
+            final = reward.final
+        else:
+            final = row["reward"]
+        events = await self._train(row, signal, final)
+        await ledger.complete_training(trade_id, events, row["exit_ns"])
+        self.on_done(await ledger.closed_trade(trade_id), reward, events)
+
+    async def _signal_for(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The opening signal with its state: from the tracker, or rebuilt from the ledger."""
+        entry = self.tracker.get_signal_for_position(row["id"])
+        if entry is not None:
+            return entry["signal"]
+        if not row["signal_id"]:
+            return None
+        ledger = self._ledger()
+        signal = await ledger.get_signal(row["signal_id"])
+        if signal is None:
+            return None
+        stored = await ledger.load_signal_state(row["signal_id"])
+        if stored is not None and stored[0] == self.schema:
+            signal["state"] = stored[1]
+        elif stored is not None:
+            log.warning("signal %s was saved under another feature schema; not training on it", row["signal_id"])
+        return signal
+
+    async def _train(self, row: dict[str, Any], signal: dict[str, Any] | None, reward: float) -> list[dict]:
+        if signal is None or self.trainer is None or "state" not in signal:
+            return []
+        weights = {m: float(w) for m, w in (signal.get("contributions") or {}).items() if w and w > 0}
+        if not weights:
+            return []
+        signal_data = {
+            "models_used": weights,
+            "state": signal["state"],
+            "next_state": None,
+            "action": row["side"],
+            "cnn_labels": None,
+        }
+        trade_record = {"pnl": row["pnl"], "side": row["side"], "hold_time_s": (row["exit_ns"] - row["entry_ns"]) / 1e9}
+        return await asyncio.wrap_future(self.trainer.submit_trade_outcome(signal_data, trade_record, reward))
