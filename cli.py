@@ -42,7 +42,7 @@ AutoOpt = typer.Option(None, "--auto/--no-auto", help="Let the models trade.")
 
 
 def build_settings(config: Optional[Path], venue: Optional[str], symbols: Optional[str], db: Optional[Path],
-                   seed: Optional[int], speed: Optional[str], auto: Optional[bool]):
+                   seed: Optional[int], speed: Optional[str], auto: Optional[bool], live_orders: bool = False):
     """Settings from the config chain plus command-line overrides; exits 2 on bad input."""
     from engine.config import ConfigError, load_settings
 
@@ -60,6 +60,8 @@ def build_settings(config: Optional[Path], venue: Optional[str], symbols: Option
         over.setdefault("engine", {})["speed"] = speed
     if auto is not None:
         over.setdefault("models", {})["auto_trade"] = auto
+    if live_orders:
+        over.setdefault("trading", {})["live_orders"] = True
     try:
         return load_settings(config, over)
     except ConfigError as exc:
@@ -93,7 +95,7 @@ def main(
     """Open the TUI on the configured venue (default: the simulated market, SIM)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = build_settings(config, venue, symbols, db, seed, speed, auto)
+    settings = build_settings(config, venue, symbols, db, seed, speed, auto, live_orders)
     engine = build_engine(settings, data)
     from tui.app import TickdeskApp
 
@@ -111,6 +113,8 @@ def run(
     seed: Optional[int] = SeedOpt,
     speed: Optional[str] = SpeedOpt,
     auto: Optional[bool] = AutoOpt,
+    live_orders: bool = typer.Option(False, "--live-orders", help="Send real orders (needs --yes-i-mean-it)."),
+    yes: bool = typer.Option(False, "--yes-i-mean-it", help="Confirm --live-orders without a prompt."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of event time to run."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the session summary here."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG | INFO | WARNING"),
@@ -122,8 +126,11 @@ def run(
     if not isinstance(level, int):
         fail(f"--log-level: unknown level {log_level!r}")
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = build_settings(config, venue, symbols, db, seed, speed, auto)
+    if live_orders and not yes:
+        fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
+    settings = build_settings(config, venue, symbols, db, seed, speed, auto, live_orders)
     engine = build_engine(settings, data)
+    engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
     from engine.headless import run_headless
 
     try:
@@ -153,6 +160,91 @@ def trades(
 
     rows = asyncio.run(load_trades(path, limit))
     typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
+
+
+def _print(result: dict, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(result, indent=2, default=str) if as_json else text)
+
+
+@bench_app.command("models")
+def bench_models(
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Inference latency (one decision, all three models) and training updates/s."""
+    if device not in ("cpu", "cuda"):
+        fail("--device must be cpu or cuda")
+    from models.bench import format_models_bench, run_models_bench
+    from models.errors import ModelsUnavailable
+
+    try:
+        result = run_models_bench(device)
+    except ModelsUnavailable as exc:
+        fail(str(exc), 1)
+    _print(result, as_json, format_models_bench(result))
+
+
+@bench_app.command("state")
+def bench_state(as_json: bool = typer.Option(False, "--json")) -> None:
+    """State build time p50/p99 for the full feature vector, and its dimension."""
+    from engine.bench_state import format_state_bench, run_state_bench
+
+    try:
+        result = run_state_bench()
+    except FileNotFoundError as exc:
+        fail(str(exc), 1)
+    _print(result, as_json, format_state_bench(result))
+
+
+DEFAULT_REPLAY = [f"binance_ws_hftbacktest/spot_{s}_2024080{d}.gz" for s in ("ethusdt", "btcusdt") for d in (8, 9)]
+
+
+@bench_app.command("replay")
+def bench_replay(
+    data: Optional[list[Path]] = DataOpt,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Replay throughput: parse-only events/s against the full engine pipeline (models off)."""
+    from engine.bench_replay import end_to_end, format_replay_bench, run_replay_bench
+
+    if not data:
+        root = Path(__file__).resolve().parent.parent / "shared" / "data"
+        data = [root / p for p in DEFAULT_REPLAY]
+    missing = [str(p) for p in data if not Path(p).exists()]
+    if missing:
+        fail(f"--data: file not found: {', '.join(missing)}")
+    result = run_replay_bench(list(data))
+    events, seconds = end_to_end(list(data))
+    result["pipeline"] = {"events": events, "seconds": seconds, "events_per_s": events / seconds}
+    result["parse_to_pipeline_ratio"] = result["events_per_s"] / result["pipeline"]["events_per_s"]
+    text = format_replay_bench(result) + (
+        f"\nreplay end-to-end (engine, models off): {events:,} events in {seconds:.2f} s ->"
+        f" {events / seconds:,.0f} events/s; parse-only is {result['parse_to_pipeline_ratio']:.2f}x faster"
+    )
+    _print(result, as_json, text)
+
+
+@app.command()
+def record(
+    exchange: str = typer.Option("binance", "--exchange"),
+    symbols: str = typer.Option("ETH/USDT,BTC/USDT", "--symbols"),
+    out: Path = typer.Option(..., "--out", help="Folder for the recording (replay reads it with --data)."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds to record (default: until Ctrl-C)."),
+) -> None:
+    """Record a live session (trades, book snapshots and diffs) in a format replay reads."""
+    syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    if not syms:
+        fail("--symbols is empty")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from engine.recorder import Recorder
+
+    try:
+        summary = asyncio.run(Recorder(exchange, syms, out).run(duration))
+    except KeyboardInterrupt:
+        return
+    except Exception as exc:
+        fail(f"recording failed: {exc}", 1)
+    typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -70,3 +70,31 @@ def format_replay_bench(result: dict) -> str:
         lines.append(f"  {sym}: " + ", ".join(f"{k} {v:,}" for k, v in st.items()))
     lines.append(f"  hardware: {hw['cpu']}, {hw['cores']} cores, Python {hw['python']}, {hw['os']}")
     return "\n".join(lines)
+
+
+def end_to_end(paths: list[Path]) -> tuple[int, float]:
+    """(events, seconds) for the whole engine on the same files: replay venue, market state,
+    risk rules and ledger at max speed, models off (they are benchmarked on their own)."""
+    import asyncio
+
+    from engine.config import load_settings
+    from engine.session import create_engine
+
+    settings = load_settings(use_user_config=False, overrides={
+        "venue": {"kind": "replay"}, "engine": {"speed": "max"}, "models": {"enabled": False},
+        "storage": {"db": ":memory:"},
+    })
+    engine = create_engine(settings, data=paths)
+
+    async def go() -> float:
+        await engine.start()
+        t0 = time.perf_counter()
+        try:
+            await engine.run()
+        finally:
+            seconds = time.perf_counter() - t0
+            await engine.close()
+        return seconds
+
+    seconds = asyncio.run(go())
+    return engine.market.events, seconds

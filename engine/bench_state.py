@@ -8,25 +8,27 @@ Two workloads, both from ../shared/data:
   then replayed bar by bar with a build after every bar. Every build sees a new 1m bar,
   so the pivot, regime and 1m blocks are recomputed each time (their worst case).
 Times exclude the CNN forward pass, which runs on `State.market_tensor` afterwards.
+The data is read by the venue parsers (`ReplayVenue`, `read_bars`), as a replay would read it.
 """
 
 from __future__ import annotations
 
-import gzip
 import heapq
-import json
 import os
 import platform
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from engine.clock import EventClock
-from engine.events import NS_PER_S, BarEvent, BookEvent, Event, Side, TradeEvent
+from engine.events import NS_PER_S
 from engine.market import MarketState
 from engine.schema import SCHEMA
 from engine.state_builder import StateBuilder
+from engine.venues.klines import read_bars
+from engine.venues.replay import ReplayVenue
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 WS_FILES = {
@@ -39,75 +41,13 @@ KLINE_FILES = {
 }
 
 
-def _levels(rows: list) -> np.ndarray:
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
-
-
-def load_binance_ws(paths: list[Path], symbol: str, max_lines: int | None = None) -> list[Event]:
-    """Trades and depth of a Binance spot recording (hftbacktest format), in receive order.
-
-    Standard sync: diffs before the REST snapshot are held, those with u <= lastUpdateId
-    dropped, the rest applied after it. Timestamps are the recorder's receive time (one
-    clock for every symbol recorded together)."""
-    out: list[Event] = []
-    held: list[tuple[int, dict]] = []
-    snap_id: int | None = None
-    lines = 0
-    for path in paths:
-        with gzip.open(path, "rt") as fh:
-            for line in fh:
-                lines += 1
-                if max_lines is not None and lines > max_lines:
-                    return out
-                ts_text, _, body = line.partition(" ")
-                ts, msg = int(ts_text), json.loads(body)
-                if "lastUpdateId" in msg:
-                    snap_id = msg["lastUpdateId"]
-                    out.append(BookEvent(ts, symbol, _levels(msg["bids"]), _levels(msg["asks"]), True))
-                    out.extend(
-                        BookEvent(ts, symbol, _levels(d["b"]), _levels(d["a"]), False) for _, d in held if d["u"] > snap_id
-                    )
-                    held.clear()
-                    continue
-                stream, data = msg.get("stream", ""), msg.get("data", {})
-                if stream.endswith("@trade"):
-                    side = Side.SELL if data["m"] else Side.BUY
-                    out.append(TradeEvent(ts, symbol, float(data["p"]), float(data["q"]), side, int(data["t"])))
-                elif "@depth" in stream:
-                    if snap_id is None:
-                        held.append((ts, data))
-                    elif data["u"] > snap_id:
-                        out.append(BookEvent(ts, symbol, _levels(data["b"]), _levels(data["a"]), False))
-    return out
-
-
-def load_klines(path: Path, symbol: str, limit: int | None = None) -> list[BarEvent]:
-    """1m bars of a Bybit kline CSV (header open_time_ms,timestamp,open,high,low,close,volume)."""
-    bars = []
-    with gzip.open(path, "rt") as fh:
-        header = fh.readline().strip().split(",")
-        if header[:3] != ["open_time_ms", "timestamp", "open"]:
-            raise ValueError(f"{path}: unexpected header {header}")
-        for i, line in enumerate(fh):
-            if limit is not None and i >= limit:
-                break
-            r = line.split(",")
-            bars.append(BarEvent(int(r[0]) * 1_000_000, symbol, "1m", *map(float, r[2:7])))
-    return bars
-
-
-def merge(*streams: list[Event]) -> list[Event]:
-    """Events of several symbols in time order (stable for equal times)."""
-    return list(heapq.merge(*streams, key=lambda e: e.ts_ns))
-
-
 def _percentiles(samples: list[float]) -> dict:
     a = np.array(samples) * 1e3
     return {"n": len(a), "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
 
 
 def bench_book(n: int, step_s: float = 0.3, data: Path = DATA) -> dict:
-    events = merge(*(load_binance_ws([data / "binance_ws_hftbacktest" / f for f in files], sym) for sym, files in WS_FILES.items()))
+    events = list(ReplayVenue([data / "binance_ws_hftbacktest" / f for files in WS_FILES.values() for f in files]).iter_events())
     market = MarketState(tuple(WS_FILES), EventClock())
     builder = StateBuilder()
     times: list[float] = []
@@ -127,12 +67,12 @@ def bench_book(n: int, step_s: float = 0.3, data: Path = DATA) -> dict:
 
 
 def bench_bars(n: int, data: Path = DATA) -> dict:
-    streams = {sym: load_klines(data / "bybit_klines_cobra0506" / f, sym, limit=n + 300) for sym, f in KLINE_FILES.items()}
+    streams = {sym: list(islice(read_bars(data / "bybit_klines_cobra0506" / f, sym), n + 300)) for sym, f in KLINE_FILES.items()}
     market = MarketState(tuple(KLINE_FILES), EventClock())
     market.load_history([b for bars in streams.values() for b in bars[:300]])
     builder = StateBuilder()
     times: list[float] = []
-    for ev in merge(*(bars[300:] for bars in streams.values())):
+    for ev in heapq.merge(*(bars[300:] for bars in streams.values()), key=lambda b: b.end_ns):
         market.apply(ev)
         if ev.symbol == "BTC/USDT":  # both symbols' bar for this minute are in
             t0 = time.perf_counter()

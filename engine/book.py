@@ -1,13 +1,38 @@
 """A price-level order book per symbol.
 
-Holds levels in dicts (price -> qty) so diffs from any depth apply in O(levels changed), and
-caches sorted top-of-book arrays until the next change. Sequence checking (exchange update ids)
-lives with the venue that knows the exchange's rule; the book only applies what it is given.
+Holds levels in dicts (price -> qty) so diffs from any depth apply in O(levels changed), plus
+one ascending list of prices per side, kept sorted as levels come and go (bisect; a new or
+removed level moves the list's tail in C, and a qty change touches only the dict). Top-of-book
+is then a slice, never a sort of the whole book (1,000+ levels on real Binance books), and the
+(n, 2) arrays are cached until the next change. Sequence checking (exchange update ids) lives
+with the venue that knows the exchange's rule; the book only applies what it is given.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+
 import numpy as np
+
+
+def _apply_side(levels: dict[float, float], prices: list[float], diff: np.ndarray) -> None:
+    """Apply (price, qty) rows to one side: qty 0 deletes the level, anything else sets it."""
+    for p, q in diff:
+        p = float(p)
+        if q == 0.0:
+            if levels.pop(p, None) is not None:
+                del prices[bisect_left(prices, p)]
+        else:
+            if p not in levels:
+                insort(prices, p)
+            levels[p] = float(q)
+
+
+def _array(levels: dict[float, float], prices: list[float]) -> np.ndarray:
+    out = np.empty((len(prices), 2), dtype=np.float64)
+    out[:, 0] = prices
+    out[:, 1] = [levels[p] for p in prices]
+    return out
 
 
 class OrderBook:
@@ -15,6 +40,8 @@ class OrderBook:
         self.symbol = symbol
         self._bids: dict[float, float] = {}
         self._asks: dict[float, float] = {}
+        self._bid_px: list[float] = []  # ascending; the best bid is the last
+        self._ask_px: list[float] = []  # ascending; the best ask is the first
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.ts_ns = 0
         self.updates = 0
@@ -22,15 +49,13 @@ class OrderBook:
     def apply_snapshot(self, bids: np.ndarray, asks: np.ndarray, ts_ns: int) -> None:
         self._bids = {float(p): float(q) for p, q in bids if q > 0}
         self._asks = {float(p): float(q) for p, q in asks if q > 0}
+        self._bid_px = sorted(self._bids)
+        self._ask_px = sorted(self._asks)
         self._touch(ts_ns)
 
     def apply_diff(self, bids: np.ndarray, asks: np.ndarray, ts_ns: int) -> None:
-        for side, levels in ((self._bids, bids), (self._asks, asks)):
-            for p, q in levels:
-                if q == 0.0:
-                    side.pop(float(p), None)
-                else:
-                    side[float(p)] = float(q)
+        _apply_side(self._bids, self._bid_px, bids)
+        _apply_side(self._asks, self._ask_px, asks)
         self._touch(ts_ns)
 
     def _touch(self, ts_ns: int) -> None:
@@ -43,20 +68,21 @@ class OrderBook:
         hit = self._cache.get(depth)
         if hit is not None:
             return hit
-        bid_px = sorted(self._bids, reverse=True)[:depth]
-        ask_px = sorted(self._asks)[:depth]
-        bids = np.array([(p, self._bids[p]) for p in bid_px], dtype=np.float64).reshape(-1, 2)
-        asks = np.array([(p, self._asks[p]) for p in ask_px], dtype=np.float64).reshape(-1, 2)
-        self._cache[depth] = (bids, asks)
-        return bids, asks
+        if depth >= 0:  # the best `depth` prices, best first, without copying the rest
+            bid_px = self._bid_px[: -depth - 1 : -1]
+        else:  # as sorted(...)[:depth] would give
+            bid_px = self._bid_px[::-1][:depth]
+        out = (_array(self._bids, bid_px), _array(self._asks, self._ask_px[:depth]))
+        self._cache[depth] = out
+        return out
 
     @property
     def best_bid(self) -> float | None:
-        return max(self._bids) if self._bids else None
+        return self._bid_px[-1] if self._bid_px else None
 
     @property
     def best_ask(self) -> float | None:
-        return min(self._asks) if self._asks else None
+        return self._ask_px[0] if self._ask_px else None
 
     @property
     def mid(self) -> float | None:

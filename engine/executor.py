@@ -45,8 +45,16 @@ def walk_book(levels: np.ndarray, qty: float) -> tuple[float, float]:
 
 
 class PaperExecutor:
+    """Fills on paper. `execute` is the interface the engine uses (the live executor's too)."""
+
     def __init__(self, taker_fee: float) -> None:
         self.taker_fee = taker_fee
+
+    async def execute(self, order: OrderRequest, book: OrderBook, ts_ns: int) -> Fill:
+        return self.fill(order, book, ts_ns)
+
+    async def close(self) -> None:
+        """Nothing to release on paper."""
 
     def fill(self, order: OrderRequest, book: OrderBook, ts_ns: int) -> Fill:
         if not (math.isfinite(order.qty) and order.qty > 0):

@@ -111,3 +111,43 @@ class LiveOrderRouter:
 
     async def close(self) -> None:
         await self._exchange.close()
+
+
+class LiveExecutor:
+    """The executor for `--live-orders`: same interface as the paper executor, real fills.
+
+    The fill is built from what the exchange reports (average price, filled amount, fee);
+    a fee charged in a third currency (e.g. BNB) cannot be priced here, so it is logged and
+    left out of PnL rather than guessed."""
+
+    def __init__(self, router: LiveOrderRouter) -> None:
+        self.router = router
+
+    async def execute(self, order, book, ts_ns: int):
+        from engine.executor import OrderRejected
+        from engine.portfolio import Fill
+
+        touch = book.best_ask if order.side.value == "buy" else book.best_bid
+        try:
+            done = await self.router.place(order.symbol, order.side.value, order.qty, ref_price=book.mid)
+        except (LiveOrdersError, ccxt.BaseError) as exc:
+            raise OrderRejected(f"exchange refused the order: {exc}") from None
+        price, qty = done["price"], done["qty"]
+        if not price or not qty:
+            raise OrderRejected(f"order {done['order_id']} reported no fill (status {done['status']})")
+        base, quote = order.symbol.split("/")
+        fee = float(done["fee"])
+        if done["fee_currency"] == base:
+            fee *= float(price)
+        elif done["fee_currency"] not in (None, quote):
+            log.warning("fee of %s %s on order %s is not in %s; left out of PnL", fee, done["fee_currency"],
+                        done["order_id"], quote)
+            fee = 0.0
+        return Fill(
+            ts_ns=done["ts_ns"] or ts_ns, symbol=order.symbol, side=order.side, qty=float(qty), price=float(price),
+            fee=fee, slippage=abs(float(price) - touch) * float(qty) if touch else 0.0, source=order.source,
+            signal_id=order.signal_id, order_id=str(done["order_id"]),
+        )
+
+    async def close(self) -> None:
+        await self.router.close()

@@ -145,6 +145,8 @@ class MarketState:
             m.counters.bars += 1
             self._record_price(event.symbol, event.end_ns, event.close)
         m.last_ts_ns = event.ts_ns
+        if self.feed_state == "starting":
+            self.feed_state = "streaming"  # venues that announce nothing are healthy once data flows
         self.clock.advance_to(event.ts_ns if not isinstance(event, BarEvent) else event.end_ns)
         for other in self.by_symbol.values():
             other.bars.advance(self.clock.now_ns())

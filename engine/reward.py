@@ -115,7 +115,7 @@ class RewardCalculator:
 
     def _comprehensive(self, t: RewardInput, pnl_pct: float, notional: float) -> Reward:
         hold_min = max(0.0, t.hold_s) / 60.0
-        time_pen = -0.001 * max(0.0, hold_min - 5.0)
+        time_pen = -0.001 * max(0.0, hold_min - 5.0) + 0.0  # + 0.0: no '-0.0000' in the log
         balance = t.balance if t.balance > 0 and math.isfinite(t.balance) else notional
         position_frac = max(notional / balance, RISK_FLOOR)
         risk = _finite((100.0 * t.pnl / balance) / position_frac)
@@ -127,7 +127,7 @@ class RewardCalculator:
         if pnl_pct > 0:
             streak = min(0.1, self.win_streak * 0.02)
         else:
-            streak = -min(0.2, self.loss_streak * 0.05)
+            streak = -min(0.2, self.loss_streak * 0.05) + 0.0
         raw = pnl_pct * 10.0 + time_pen + risk * 2.0 + consistency * 0.5 + streak
         final = _clip(_finite(raw), FINAL_CLIP)
         comps = {"pnl": pnl_pct, "base": pnl_pct * 10.0, "time": time_pen, "risk": risk,

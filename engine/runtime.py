@@ -84,6 +84,7 @@ class Engine:
         wall: Callable[[], float] = time.monotonic,
         trainer: Any | None = None,
         models_status: str = "models disabled in config",
+        executor: Any | None = None,
     ) -> None:
         """`trainer` (models/trainer.Trainer) enables decisions and training; without it
         the engine trades manually only and `models_status` says why."""
@@ -94,7 +95,11 @@ class Engine:
         self.clock = EventClock()
         self.market = MarketState(venue.symbols, self.clock)
         self.portfolio = Portfolio(settings.trading.quote_balance)
-        self.executor = PaperExecutor(settings.trading.taker_fee)
+        self.executor = executor or PaperExecutor(settings.trading.taker_fee)
+        self.live_orders = executor is not None and not isinstance(executor, PaperExecutor)
+        # Live orders stay refused until the trader confirms them (typed in the TUI, or
+        # --yes-i-mean-it headless); paper orders need no confirmation.
+        self.orders_confirmed = not self.live_orders
         self.speed_text = speed or settings.engine.speed
         self.pacer = Pacer(parse_speed(self.speed_text), wall)
         self.ledger: Ledger | None = None
@@ -286,6 +291,7 @@ class Engine:
             await self._stream.aclose()  # a running loop sees _stopping and ends by itself
         self._stream = None
         await self.venue.close()
+        await self.executor.close()
         await self.outcomes.stop()
         if self.trainer is not None:
             await asyncio.to_thread(self.trainer.close)  # saves checkpoints, joins the thread
@@ -331,6 +337,8 @@ class Engine:
         qty = self.settings.order_qty_for(symbol) if qty is None else qty
         if self.ledger is None:
             raise OrderRejected("engine is not started")
+        if not self.orders_confirmed:
+            raise OrderRejected("live orders are not confirmed yet")
         async with self._order_lock:
             now = self.clock.now_ns()
             pos = self.portfolio.position(symbol)
@@ -338,7 +346,7 @@ class Engine:
             if opens and signal is None:
                 signal = await self.entry_signal(symbol, side, source, now)
             order = OrderRequest(symbol, side, qty, source, signal["id"] if (opens and signal) else None)
-            fill = self.executor.fill(order, self.market[symbol].book, now)
+            fill = await self.executor.execute(order, self.market[symbol].book, now)
             plan = self.portfolio.plan_fill(fill)
             if plan.after is not None and plan.after.qty * fill.price > self.settings.trading.max_position_notional:
                 raise OrderRejected(

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.config import Settings
+from engine.config import ConfigError, Settings
 from engine.runtime import Engine
 from engine.venues.factory import make_venue
 
@@ -35,6 +35,20 @@ def make_trainer(settings: Settings, data_source: str) -> tuple[Any | None, str]
     return trainer, f"models ready on {trainer.device}"
 
 
+def make_executor(settings: Settings) -> Any | None:
+    """The live executor when live orders are on (live venue only); None means paper."""
+    if not settings.trading.live_orders:
+        return None
+    if settings.venue.kind != "live":
+        raise ConfigError("live orders need --venue live (orders on a simulated or replayed market are paper)")
+    from engine.live_orders import LiveExecutor, LiveOrderRouter, LiveOrdersError
+
+    try:
+        return LiveExecutor(LiveOrderRouter(settings.venue.exchange))
+    except LiveOrdersError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def create_engine(
     settings: Settings,
     data: list[Path] | None = None,
@@ -42,5 +56,7 @@ def create_engine(
     wall: Callable[[], float] = time.monotonic,
 ) -> Engine:
     venue = make_venue(settings, data)
+    executor = make_executor(settings)
     trainer, status = make_trainer(settings, venue.name)
-    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status)
+    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
+                  executor=executor)

@@ -20,6 +20,7 @@ from engine.events import Side
 from engine.executor import OrderRejected
 from engine.runtime import Engine
 from tui import format as fmt
+from tui.screens.confirm_live import ConfirmLiveOrders
 from tui.screens.help import HelpScreen
 from tui.screens.order_ticket import OrderTicket, OrderTicketResult
 from tui.widgets.header import VenueHeader
@@ -72,6 +73,8 @@ class TickdeskApp(App[None]):
         for wid, title in titles.items():
             self.query_one(f"#{wid}").border_title = title
         self.run_engine()
+        if self.engine.live_orders and not self.engine.orders_confirmed:
+            self.push_screen(ConfirmLiveOrders(self.engine.settings.venue.exchange), self._on_live_confirmed)
         self._pump = self.set_interval(1.0 / self.engine.settings.engine.ui_hz, self.pump, pause=True)
 
     @work(exclusive=True, group="engine", exit_on_error=False)
@@ -106,6 +109,11 @@ class TickdeskApp(App[None]):
             self.query_one(WinRatePane).update_from(snap)
             self.query_one(StatusLine).update_from(snap)
             self.query_one("#market").border_subtitle = snap.venue_label
+
+    def _on_live_confirmed(self, confirmed: bool | None) -> None:
+        self.engine.orders_confirmed = bool(confirmed)
+        self.notify("LIVE orders enabled" if confirmed else "live orders stay off: orders will be refused",
+                    severity="warning", timeout=8)
 
     # -- actions --------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:

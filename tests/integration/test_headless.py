@@ -17,7 +17,9 @@ def cli(*args, timeout=300):
 
 def test_headless_sim_hour_writes_the_summary_contract(tmp_path):
     out = tmp_path / "s.json"
-    proc = cli("run", "--venue", "sim", "--duration", "3600", "--speed", "max", "--seed", "1",
+    config = tmp_path / "c.toml"
+    config.write_text("[models]\nenabled = false\n")  # the market and ledger path; models are tested elsewhere
+    proc = cli("run", "--venue", "sim", "--duration", "3600", "--speed", "max", "--seed", "1", "--config", str(config),
                "--db", str(tmp_path / "h.db"), "--no-auto", "--summary-json", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[SIM]" in proc.stderr  # progress on stderr, labelled
@@ -28,6 +30,14 @@ def test_headless_sim_hour_writes_the_summary_contract(tmp_path):
     assert abs(summary["event_time_s"] - 3600) < 1
     assert set(summary["training_events"]) == {"cnn", "dqn", "cob_rl"}
     assert summary["per_symbol"]["ETH/USDT"]["trades"] > 10_000
+    assert "disabled" in summary["models_status"]
+
+
+def test_live_orders_need_explicit_confirmation_and_a_live_venue(tmp_path):
+    proc = cli("run", "--live-orders", "--db", str(tmp_path / "x.db"))
+    assert proc.returncode == 2 and "--yes-i-mean-it" in proc.stderr
+    proc = cli("run", "--live-orders", "--yes-i-mean-it", "--venue", "sim", "--db", str(tmp_path / "x.db"))
+    assert proc.returncode == 2 and "--venue live" in proc.stderr
 
 
 def test_trades_json_lists_closed_trades_with_the_contract_fields(tmp_path):

@@ -89,3 +89,21 @@ async def test_q_quits(tmp_path):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_live_orders_stay_refused_until_live_is_typed(tmp_path):
+    from tui.screens.confirm_live import ConfirmLiveOrders
+
+    engine = sim_engine(str(tmp_path / "live.db"))
+    engine.live_orders, engine.orders_confirmed = True, False  # as with --live-orders
+    app = TickdeskApp(engine, warmup_s=30, feed=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.ready.wait()
+        assert isinstance(app.screen, ConfirmLiveOrders)
+        await pilot.press("l", "i", "v", "e", "enter")  # wrong case: refused, screen stays
+        assert isinstance(app.screen, ConfirmLiveOrders) and not engine.orders_confirmed
+        await pilot.press("escape")
+        assert not engine.orders_confirmed
+        await pilot.press("b", "enter")
+        await app.workers.wait_for_complete()
+        assert not engine.portfolio.positions  # refused: "live orders are not confirmed yet"

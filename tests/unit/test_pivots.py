@@ -1,13 +1,13 @@
 """Williams pivots: the level-1 rules (ties, inside and outside bars), recursion, causal
 known-at times, incremental feeding, and the per-level density on real ETH 1m data."""
 
-import gzip
-
 import numpy as np
 import pytest
 
 from engine.bars import BarRing
+from engine.events import NS_PER_S, RejectCounter
 from engine.pivots import HIGH, LOW, PivotChain, pivots_from_arrays
+from engine.venues.klines import read_bars
 
 T0 = 1_700_000_000.0
 
@@ -72,11 +72,11 @@ def test_level_two_from_level_one_and_its_known_time():
 
 def load_eth(shared_data):
     path = shared_data / "bybit_klines_cobra0506" / "bybit_linear_ethusdt_1m_20250530-20250629.csv.gz"
-    with gzip.open(path, "rt") as fh:
-        assert fh.readline().strip() == "open_time_ms,timestamp,open,high,low,close,volume"
-        rows = [line.split(",") for line in fh]
-    t = np.array([int(r[0]) / 1000 for r in rows])
-    ohlc = np.array([[float(x) for x in r[2:6]] for r in rows])
+    rejected = RejectCounter()
+    bars = list(read_bars(path, "ETH/USDT", rejected=rejected))
+    assert not rejected.by_reason and all(b.timeframe == "1m" for b in bars)
+    t = np.array([b.ts_ns / NS_PER_S for b in bars])
+    ohlc = np.array([[b.open, b.high, b.low, b.close] for b in bars])
     return t, ohlc
 
 

@@ -1,10 +1,13 @@
 """State builder on real replayed data: masks for missing history, finite normalised values,
 CNN blocks masked until filled, the tick and position blocks, and block caching."""
 
+import heapq
+from itertools import islice
+
 import numpy as np
 import pytest
 
-from engine.bench_state import KLINE_FILES, WS_FILES, load_binance_ws, load_klines, merge
+from engine.bench_state import KLINE_FILES, WS_FILES
 from engine.book import OrderBook
 from engine.clock import EventClock
 from engine.cob_features import CobTracker
@@ -12,6 +15,8 @@ from engine.events import NS_PER_S
 from engine.market import MarketState
 from engine.schema import SCHEMA
 from engine.state_builder import StateBuilder, position_block
+from engine.venues.klines import read_bars
+from engine.venues.replay import ReplayVenue
 
 SYMS = ("ETH/USDT", "BTC/USDT")
 
@@ -19,11 +24,11 @@ SYMS = ("ETH/USDT", "BTC/USDT")
 @pytest.fixture(scope="module")
 def bars_market(shared_data):
     """300 warm-up 1m bars per symbol, then 400 more replayed bar by bar."""
-    streams = {s: load_klines(shared_data / "bybit_klines_cobra0506" / f, s, limit=700) for s, f in KLINE_FILES.items()}
+    streams = {s: list(islice(read_bars(shared_data / "bybit_klines_cobra0506" / f, s), 700)) for s, f in KLINE_FILES.items()}
     market = MarketState(SYMS, EventClock())
     market.load_history([b for bars in streams.values() for b in bars[:300]])
     builder = StateBuilder()
-    for ev in merge(*(bars[300:] for bars in streams.values())):
+    for ev in heapq.merge(*(bars[300:] for bars in streams.values()), key=lambda b: b.end_ns):
         market.apply(ev)
         builder.build(market, None)
     return market, builder
@@ -32,9 +37,8 @@ def bars_market(shared_data):
 @pytest.fixture(scope="module")
 def ws_market(shared_data):
     """About two minutes of real Binance spot trades and L2 book for both symbols."""
-    events = merge(
-        *(load_binance_ws([shared_data / "binance_ws_hftbacktest" / files[0]], s, max_lines=12_000) for s, files in WS_FILES.items())
-    )
+    venue = ReplayVenue([shared_data / "binance_ws_hftbacktest" / files[0] for files in WS_FILES.values()])
+    events = list(islice(venue.iter_events(), 7_000))
     market = MarketState(SYMS, EventClock())
     builder = StateBuilder()
     for ev in events:

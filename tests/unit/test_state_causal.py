@@ -2,14 +2,19 @@
 record features at time t, keep feeding later data, and check that what was known at t is
 never revised and that a replay stopped at t reproduces it exactly."""
 
+import heapq
+from itertools import islice
+
 import numpy as np
 import pytest
 
-from engine.bench_state import KLINE_FILES, WS_FILES, load_binance_ws, load_klines, merge
+from engine.bench_state import KLINE_FILES, WS_FILES
 from engine.clock import EventClock
 from engine.events import NS_PER_S
 from engine.market import MarketState
 from engine.pivots import HIGH, LOW
+from engine.venues.klines import read_bars
+from engine.venues.replay import ReplayVenue
 
 SYMS = ("ETH/USDT", "BTC/USDT")
 CHECKPOINTS = (350, 700)  # bars replayed after warm-up
@@ -17,7 +22,7 @@ CHECKPOINTS = (350, 700)  # bars replayed after warm-up
 
 @pytest.fixture(scope="module")
 def klines(shared_data):
-    return {s: load_klines(shared_data / "bybit_klines_cobra0506" / f, s, limit=1300) for s, f in KLINE_FILES.items()}
+    return {s: list(islice(read_bars(shared_data / "bybit_klines_cobra0506" / f, s), 1300)) for s, f in KLINE_FILES.items()}
 
 
 def replay_bars(klines, stop, record=()):
@@ -28,7 +33,7 @@ def replay_bars(klines, stop, record=()):
     market.load_history([b for bars in klines.values() for b in bars[:300]])
     builder = StateBuilder()
     seen, snaps = 0, {}
-    for ev in merge(*(bars[300 : 300 + stop] for bars in klines.values())):
+    for ev in heapq.merge(*(bars[300 : 300 + stop] for bars in klines.values()), key=lambda b: b.end_ns):
         market.apply(ev)
         if ev.symbol == SYMS[1]:
             seen += 1
@@ -88,9 +93,8 @@ def replay_ws(events, stop_ns):
 
 
 def test_cob_and_tick_features_never_rewritten(shared_data):
-    events = merge(
-        *(load_binance_ws([shared_data / "binance_ws_hftbacktest" / files[0]], s, max_lines=8_000) for s, files in WS_FILES.items())
-    )
+    venue = ReplayVenue([shared_data / "binance_ws_hftbacktest" / files[0] for files in WS_FILES.values()])
+    events = list(islice(venue.iter_events(), 4_200))  # about 70 s of both symbols
     end = events[-1].ts_ns
     stops = (events[0].ts_ns + (end - events[0].ts_ns) // 2, end)
     first, _ = replay_ws(events, stops[0])

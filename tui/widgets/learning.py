@@ -113,7 +113,7 @@ class StatusLine(Static):
 
     def update_from(self, snap: EngineSnapshot) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
-        feed_style = {"connected": "green", "stale": "bold red", "reconnecting": "yellow", "ended": "yellow"}
+        feed_style = {"connected": "green", "streaming": "green", "recovered": "green", "stale": "bold red", "reconnecting": "yellow", "ended": "yellow"}
         t.append(f"feed {snap.feed_state}", style=feed_style.get(snap.feed_state, ""))
         rate = "—" if snap.events_per_s is None else f"{snap.events_per_s:,.0f}"
         t.append(f" · {rate} ev/s · {snap.events:,} ev")
