@@ -57,7 +57,7 @@ class ResidualBlock(nn.Module):
 
 
 class EnhancedCNN(nn.Module):
-    def __init__(self, channels: int = SCHEMA.market_channels, widths: tuple[int, int, int] = (128, 192, 256)) -> None:
+    def __init__(self, channels: int = SCHEMA.market_channels, widths: tuple[int, int, int] = (96, 160, 224)) -> None:
         super().__init__()
         w1, w2, w3 = widths
         self.features = nn.Sequential(

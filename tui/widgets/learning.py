@@ -14,6 +14,9 @@ from tui import format as fmt
 
 MODEL_LABELS = {"cnn": "CNN", "dqn": "DQN", "cob_rl": "COB"}
 MODEL_COLORS = {"cnn": "cyan", "dqn": "magenta", "cob_rl": "yellow"}
+# reward components in the order of the seed's formula (comprehensive) or §4.2 (normalised)
+COMPONENT_LABELS = (("pnl", "pnl%"), ("time", "time"), ("risk", "risk"), ("consistency", "cons"),
+                    ("streak", "strk"), ("return_bp", "ret bp"), ("sigma_h_bp", "σh bp"))
 
 
 class RewardPane(Static):
@@ -26,11 +29,11 @@ class RewardPane(Static):
             self.update(Text(waiting, style="dim"))
             return
         out = Text(no_wrap=True, overflow="ellipsis")
-        for t in rewarded[:30]:
+        for t in rewarded[:40]:
             c = t.reward_components or {}
-            out.append(f"{fmt.signed(t.reward, 3):>8} ", style=fmt.sign_style(t.reward) + " bold")
-            parts = [f"{k}={v:+.3g}" for k, v in c.items() if k not in ("final",)]
-            out.append(" ".join(parts), style="dim")
+            out.append(f"{fmt.signed(t.reward, 3):>8}", style=fmt.sign_style(t.reward) + " bold")
+            out.append(f" {t.source[0].upper()} ", style="dim")
+            out.append("  ".join(f"{label} {c[key]:+.3g}" for key, label in COMPONENT_LABELS if key in c))
             out.append("\n")
         self.update(out)
 
@@ -60,8 +63,8 @@ class LossPane(Vertical):
                                style="dim"))
             plot.display = False
             return
-        parts = [f"{MODEL_LABELS.get(m.name, m.name)} {m.steps} steps loss {m.last_loss:.4g}"
-                 for m in snap.models if m.last_loss is not None]
+        parts = [f"{MODEL_LABELS.get(m.name, m.name)} {m.steps} loss {m.last_loss:.3g}" if m.last_loss is not None
+                 else f"{MODEL_LABELS.get(m.name, m.name)} warming up" for m in snap.models]
         status.update(Text(" · ".join(parts), style="dim", no_wrap=True, overflow="ellipsis"))
         plot.display = True
         plt = plot.plt
@@ -99,12 +102,12 @@ class WinRatePane(Static):
         t.append("\ntrades/h ", style="dim")
         t.append("—" if s.trades_per_hour is None else f"{s.trades_per_hour:.1f}")
         t.append("\n")
-        for name, (n, rate) in s.by_source.items():
-            t.append(f"{name:<7}", style="dim")
-            t.append(f"{fmt.pct(rate):>6} of {n}\n")
-        for name, (n, rate) in s.by_model.items():
-            t.append(f"{MODEL_LABELS.get(name, name):<7}", style="dim")
-            t.append(f"{fmt.pct(rate):>6} of {n}\n")
+        for title, groups in (("by source", s.by_source), ("by lead model", s.by_model)):
+            if groups:
+                t.append(f"{title}\n", style="dim italic")
+            for name, (n, rate) in groups.items():
+                t.append(f"  {MODEL_LABELS.get(name, name):<7}", style="dim")
+                t.append(f"{fmt.pct(rate):>6} of {n}\n")
         self.update(t)
 
 
