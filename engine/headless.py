@@ -19,6 +19,15 @@ log = logging.getLogger("engine.headless")
 PROGRESS_EVERY_S = 2.0
 
 
+def loss_trend(history: list[tuple[int, float]], n: int = 20) -> dict[str, Any]:
+    """Mean loss of the first and last `n` steps of the history the trainer keeps."""
+    losses = [loss for _, loss in history]
+    if not losses:
+        return {"first_mean": None, "last_mean": None}
+    head, tail = losses[:n], losses[-n:]
+    return {"first_mean": sum(head) / len(head), "last_mean": sum(tail) / len(tail)}
+
+
 def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict[str, Any]:
     """The summary of one session: only trades closed in this session count (ledger rows)."""
     rewards = [t["reward"] for t in session_closed if t["reward"] is not None]
@@ -40,6 +49,12 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         for reason, n in venue_rejected.by_reason.items():
             rejected[reason] = rejected.get(reason, 0) + n
     span_ns = engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())
+    stats = engine.snapshot().stats
+    models = {
+        m.name: {"steps": m.steps, "last_loss": m.last_loss, "nan_skips": m.nan_skips, "device": m.device,
+                 **loss_trend(list(m.losses))}
+        for m in engine.model_views()
+    }
     return {
         "venue": engine.venue.name,
         "venue_label": engine.venue.label,
@@ -57,6 +72,10 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
         "training_events": engine.training_counts(),
         "models_status": engine.models_status,
+        "models": models,
+        "win_rate_rolling_20": stats.rolling_20,
+        "win_rate_rolling_50": stats.rolling_50,
+        "trades_per_hour": len(session_closed) / (span_ns / 3.6e12) if span_ns > 0 else None,
         "event_time_s": span_ns / 1e9,
         "wall_s": wall_s,
         "events_per_s": engine.market.events / wall_s if wall_s > 0 else None,

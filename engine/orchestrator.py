@@ -126,6 +126,9 @@ class Orchestrator:
             },
             "model_versions": dict(pred.versions),
             "venue": self.venue,
+            # Where the state can be had again: the schema and event time it was built at
+            # (rebuildable by replaying the same market); opening signals also keep the arrays.
+            "state_ref": f"{self.venue}:{state.schema}@{now}",
             "state": {"vector": state.vector, "market_tensor": state.market_tensor, "cob": state.cob},
             "schema": state.schema,
         }

@@ -389,6 +389,7 @@ class Engine:
         pending = self.orchestrator.take_unsaved(force=True) if self.orchestrator else []
         await self.ledger.record_signals(pending + [signal])
         if "state" in signal:
+            signal["state_ref"] = f"signal_states:{signal['id']}"
             await self.ledger.save_signal_state(signal["id"], signal["schema"], signal["state"])
 
     def on_position_opened(self, position: Position, signal: dict) -> None:

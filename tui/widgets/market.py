@@ -32,7 +32,7 @@ class MarketPane(Vertical):
                 quote.append(f" {m.change_pct:+.2f}%", style=fmt.sign_style(m.change_pct))
             quote.append(f"\nbid {fmt.price(m.bid):>10}", style="green")
             quote.append(f"\nask {fmt.price(m.ask):>10}", style="red")
-            spread = "—" if m.spread is None else f"{m.spread:.2f} {m.spread_bp:.1f}bp"
+            spread = "—" if m.spread is None else f"{m.spread:.2f} {m.spread_bp:.2f}bp"
             quote.append(f"\nspread {spread}", style="dim")
         self.query_one("#market-quote", Static).update(quote)
         chart = self.query_one("#market-chart", Sparkline)
