@@ -99,11 +99,17 @@ async def test_live_orders_stay_refused_until_live_is_typed(tmp_path):
     app = TickdeskApp(engine, warmup_s=30, feed=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.ready.wait()
+        await pilot.pause()
         assert isinstance(app.screen, ConfirmLiveOrders)
         await pilot.press("l", "i", "v", "e", "enter")  # wrong case: refused, screen stays
+        await pilot.pause()
         assert isinstance(app.screen, ConfirmLiveOrders) and not engine.orders_confirmed
         await pilot.press("escape")
+        await pilot.pause()
         assert not engine.orders_confirmed
-        await pilot.press("b", "enter")
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
+        await pilot.pause()
         assert not engine.portfolio.positions  # refused: "live orders are not confirmed yet"
