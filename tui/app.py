@@ -52,6 +52,7 @@ class TickdeskApp(App[None]):
         self.warmup_s = warmup_s
         self.feed = feed
         self.ready = asyncio.Event()
+        self._views: list = []
         self.animation_level = "none"  # SSH-friendly: no animations
 
     def compose(self) -> ComposeResult:
@@ -72,6 +73,10 @@ class TickdeskApp(App[None]):
                   "rewards": "Reward calculation", "loss": "Model loss", "winrate": "Win rate"}
         for wid, title in titles.items():
             self.query_one(f"#{wid}").border_title = title
+        # The panes the pump renders, held once: the pump never queries the DOM, so it is
+        # unaffected by which screen is on top or by teardown.
+        self._views = [self.query_one(w) for w in (VenueHeader, MarketPane, PositionsTable, TradesTable,
+                                                    RewardPane, LossPane, WinRatePane, StatusLine)]
         self.run_engine()
         if self.engine.live_orders and not self.engine.orders_confirmed:
             self.push_screen(ConfirmLiveOrders(self.engine.settings.venue.exchange), self._on_live_confirmed)
@@ -97,18 +102,14 @@ class TickdeskApp(App[None]):
 
     def pump(self) -> None:
         """Render one engine snapshot into every pane, as one repaint."""
+        if not self._views:
+            return
         snap = self.engine.snapshot()
         with self.batch_update():
-            self.query_one(VenueHeader).update_from(snap)
-            self.query_one(MarketPane).update_from(snap)
-            self.query_one(PositionsTable).update_from(snap)
-            self.query_one(TradesTable).update_from(snap)
-            self.query_one(RewardPane).update_from(snap)
-            if self.query_one(LossPane).is_on_screen:
-                self.query_one(LossPane).update_from(snap)
-            self.query_one(WinRatePane).update_from(snap)
-            self.query_one(StatusLine).update_from(snap)
-            self.query_one("#market").border_subtitle = snap.venue_label
+            for view in self._views:
+                if view.is_mounted:
+                    view.update_from(snap)
+            self._views[1].border_subtitle = snap.venue_label
 
     def _on_live_confirmed(self, confirmed: bool | None) -> None:
         self.engine.orders_confirmed = bool(confirmed)
@@ -180,4 +181,6 @@ class TickdeskApp(App[None]):
 
     async def on_unmount(self) -> None:
         """Every exit path (q, ctrl+c, a lost terminal) closes the ledger and the trainer."""
+        self._pump.stop()
+        self._views = []
         await self.engine.close()

@@ -43,19 +43,18 @@ class LossPane(Vertical):
     model has trained, a line saying why instead of an empty plot."""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="loss-status")
-        yield PlotextPlot(id="loss-plot")
-
-    def on_mount(self) -> None:
+        self._status = Static(id="loss-status")
+        self._plot = PlotextPlot(id="loss-plot")
         self._shown: tuple | None = None
+        yield self._status
+        yield self._plot
 
     def update_from(self, snap: EngineSnapshot) -> None:
         key = (snap.models_status, tuple((m.name, m.steps, m.last_loss) for m in snap.models))
         if key == self._shown:
             return
         self._shown = key
-        status = self.query_one("#loss-status", Static)
-        plot = self.query_one(PlotextPlot)
+        status, plot = self._status, self._plot
         trained = [m for m in snap.models if m.losses]
         if not trained:
             status.update(Text(snap.models_status if not snap.models else

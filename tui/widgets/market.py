@@ -16,9 +16,12 @@ CHART_POINTS = 240  # seconds of event time in the sparkline
 
 class MarketPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Static(id="market-quote")
-        yield Sparkline([], id="market-chart")
-        yield Static(id="market-ref")
+        self._quote = Static(id="market-quote")
+        self._chart = Sparkline([], id="market-chart")
+        self._ref = Static(id="market-ref")
+        yield self._quote
+        yield self._chart
+        yield self._ref
 
     def update_from(self, snap: EngineSnapshot) -> None:
         m = snap.market(snap.traded)
@@ -34,8 +37,8 @@ class MarketPane(Vertical):
             quote.append(f"\nask {fmt.price(m.ask):>10}", style="red")
             spread = "—" if m.spread is None else f"{m.spread:.2f} {m.spread_bp:.2f}bp"
             quote.append(f"\nspread {spread}", style="dim")
-        self.query_one("#market-quote", Static).update(quote)
-        chart = self.query_one("#market-chart", Sparkline)
+        self._quote.update(quote)
+        chart = self._chart
         points = list(m.prices[-CHART_POINTS:]) if m is not None else []
         if len(points) >= 2:
             lo = min(points)
@@ -49,4 +52,4 @@ class MarketPane(Vertical):
             if r.change_pct is not None:
                 ref.append(f" {r.change_pct:+.2f}%", style=fmt.sign_style(r.change_pct))
             ref.append("\n")
-        self.query_one("#market-ref", Static).update(ref)
+        self._ref.update(ref)
