@@ -14,12 +14,7 @@ from models.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
 from models.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,13 +13,7 @@ from models.cob_rl import COBRLAgent, cob_decide
 from models.dqn import BUY, SELL
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_threads():
-    threads = torch.get_num_threads()
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_cnn_shapes_probabilities_and_size() -> None:

@@ -15,14 +15,7 @@ from models.optim import guarded_step
 from models.replay_memory import Batch
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_threads():
-    """Fixed seed; one intra-op thread (tiny nets: 2 OpenMP threads only add contention)."""
-    threads = torch.get_num_threads()
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _agent(dim: int = 8, **kw) -> DQNAgent:

@@ -23,12 +23,7 @@ WEIGHTS = {"cnn": 0.35, "dqn": 0.45, "cob_rl": 0.20}
 EVENT_KEYS = {"model", "weight", "loss", "status", "device", "model_version", "duration_ms"}
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _state(rng: np.random.Generator) -> dict[str, np.ndarray]:
