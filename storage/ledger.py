@@ -151,9 +151,8 @@ class Ledger:
         try:
             position_id = (plan.after or plan.before).id if plan.closed is None else plan.closed.id
             await db.execute("BEGIN")
-            if plan.before is not None:
-                closing = plan.closed is not None
-                await self._upsert_position(plan.before if not closing else plan.before, "closed" if closing else "open")
+            if plan.before is not None:  # the closed trade row carries the final figures
+                await self._upsert_position(plan.before, "closed" if plan.closed is not None else "open")
             if plan.after is not None:
                 await self._upsert_position(plan.after, "open")
             await db.execute(

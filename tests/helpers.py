@@ -15,6 +15,6 @@ def sim_settings(db: str = ":memory:", **sections: dict[str, Any]) -> Settings:
     return load_settings(overrides=over, use_user_config=False)
 
 
-def sim_engine(db: str = ":memory:", frozen_wall: bool = True, **sections: dict[str, Any]):
-    settings = sim_settings(db, **sections)
-    return create_engine(settings, wall=(lambda: 0.0) if frozen_wall else None) if frozen_wall else create_engine(settings)
+def sim_engine(db: str = ":memory:", **sections: dict[str, Any]):
+    """A models-off engine on the seeded sim market with a frozen wall clock (deterministic views)."""
+    return create_engine(sim_settings(db, **sections), wall=lambda: 0.0)
