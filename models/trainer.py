@@ -11,11 +11,13 @@ the 15 MB of weights back after every update so inference sees them (measured: ~
 serialise and load them, against ~3 ms for the in-process copy below).
 
 CPU threads. torch's intra-op thread count is per OS thread (an OpenMP setting). The worker
-trains on all cores but one by default, leaving a core to the event loop; `predict` runs on
-`infer_threads` (default 1) for the duration of the call and restores the caller's setting.
+trains on all cores but one by default, leaving a core to the event loop; `predict` sets
+the calling thread (the event loop's) to `infer_threads` (default 1) and leaves it so.
 Why: on a 2-core machine with anything else busy, two OpenMP threads per op collapse at
 their barriers (measured while other processes loaded the CPU: batch-1 predict p50 44-80 ms
-on 2 threads vs 5.5 ms on 1; DQN updates 2.6/s vs 30/s).
+on 2 threads vs 5.5 ms on 1; DQN updates 2.6/s vs 30/s). Why not restore the caller's
+count after each call: resizing the OpenMP team twice per decision cost ~0.5 ms of a 5 ms
+budget, and the loop thread runs no other torch work.
 
 Inference. `predict` never waits for a training step: it runs on one of two inference
 copies of the weights (double buffering). After each job the worker copies the trained
@@ -69,7 +71,7 @@ try:
     from models.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint, set_aside
     from models.cnn import DOWN, FLAT, HORIZON_SECONDS, UP, CNNLearner, labels_to_arrays
     from models.cob_rl import COBRLAgent, cob_decide
-    from models.dqn import ACTIONS, DQNAgent, act_with
+    from models.dqn import ACTIONS, DQNAgent, DuelingQNet, act_with, inference_net, load_inference_weights
 except ImportError as exc:  # PyTorch missing: Trainer() raises ModelsUnavailable with this reason
     _IMPORT_ERROR: ImportError | None = exc
 else:
@@ -111,11 +113,13 @@ class _ModelStats:
 
 
 class _InferenceCopy:
-    """One set of inference weights (deep copies of the trained modules, so the
-    architectures always match) with its lock and the versions it holds."""
+    """One set of frozen inference weights with its lock and the versions it holds: deep
+    copies of the CNN and COB modules (so the architectures always match), and the DQN in
+    its batch-1 layout (models/dqn.py `inference_net`)."""
 
-    def __init__(self, cnn: nn.Module, dqn: nn.Module, cob: nn.Module) -> None:
-        self.cnn, self.dqn, self.cob = (copy.deepcopy(m).eval().requires_grad_(False) for m in (cnn, dqn, cob))
+    def __init__(self, cnn: nn.Module, dqn: DuelingQNet, cob: nn.Module) -> None:
+        self.cnn, self.cob = (copy.deepcopy(m).eval().requires_grad_(False) for m in (cnn, cob))
+        self.dqn = inference_net(dqn)
         self.lock = threading.Lock()
         self.versions: dict[str, int] = {}
 
@@ -245,18 +249,15 @@ class Trainer:
         t0 = time.perf_counter()
         v, m, c = _checked(vector, "vector"), _checked(market_tensor, "market_tensor"), _checked(cob, "cob")
         live = self._copies[self._live]
-        caller_threads = torch.get_num_threads()
-        torch.set_num_threads(self.infer_threads)
-        try:
-            with live.lock, torch.inference_mode():
-                hidden, preds = live.cnn(torch.from_numpy(m).to(self.device)[None])
-                state = with_cnn_features(torch.from_numpy(v).to(self.device)[None], hidden, preds)
-                dqn_action, q, dqn_conf = act_with(live.dqn, state, self.device)
-                cob_action, logits, cob_conf, value = cob_decide(live.cob, c, self.device)
-                versions = dict(live.versions)
-                hidden, preds = hidden[0].float().cpu().numpy(), preds[0].float().cpu().numpy()
-        finally:
-            torch.set_num_threads(caller_threads)
+        if torch.get_num_threads() != self.infer_threads:  # once per calling thread
+            torch.set_num_threads(self.infer_threads)
+        with live.lock, torch.inference_mode():
+            hidden, preds = live.cnn(torch.from_numpy(m).to(self.device)[None])
+            state = with_cnn_features(torch.from_numpy(v).to(self.device)[None], hidden, preds)
+            dqn_action, q, dqn_conf = act_with(live.dqn, state, self.device)
+            cob_action, logits, cob_conf, value = cob_decide(live.cob, c, self.device)
+            versions = dict(live.versions)
+            hidden, preds = hidden[0].float().cpu().numpy(), preds[0].float().cpu().numpy()
         return Prediction(hidden, preds, dqn_action, q, dqn_conf, cob_action, logits, cob_conf, value,
                           versions, (time.perf_counter() - t0) * 1e3)
 
@@ -381,7 +382,7 @@ class Trainer:
         spare = self._copies[spare_index]
         with spare.lock, torch.no_grad():
             spare.cnn.load_state_dict(self.cnn.net.state_dict())
-            spare.dqn.load_state_dict(self.dqn.online.state_dict())
+            load_inference_weights(spare.dqn, self.dqn.online)
             spare.cob.load_state_dict(self.cob.net.state_dict())
             spare.versions = dict(self.versions)
         self._live = spare_index

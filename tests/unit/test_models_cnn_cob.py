@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from engine.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
-from models.cnn import DOWN, FLAT, UP, CNNLearner, EnhancedCNN, cnn_loss, labels_to_arrays
+from models.cnn import DOWN, FLAT, UP, CNNLearner, EnhancedCNN, TemporalConv, cnn_loss, labels_to_arrays
 from models.cob_rl import COBRLAgent, cob_decide
 from models.dqn import BUY, SELL
 
@@ -24,6 +25,15 @@ def test_cnn_shapes_probabilities_and_size() -> None:
     assert hidden.shape == (3, CNN_HIDDEN) and preds.shape == (3, CNN_PREDICTIONS)
     probs = preds[:, :12].view(3, 4, 3)
     torch.testing.assert_close(probs.sum(2), torch.ones(3, 4))
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 1, 1), (3, 2, 1), (8, 4, 2)])
+def test_temporal_conv_is_a_convolution_over_time(kernel: int, stride: int, padding: int) -> None:
+    conv = TemporalConv(5, 7, kernel, stride, padding)
+    x = torch.randn(2, 30, 5)  # (batch, time, channels)
+    weight = conv.proj.weight.view(7, 5, kernel)
+    expected = F.conv1d(x.transpose(1, 2), weight, conv.proj.bias, stride=stride, padding=padding).transpose(1, 2)
+    torch.testing.assert_close(conv(x), expected)
 
 
 def test_labels_parse_with_missing_horizons_masked() -> None:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from models.dqn import BUY, SELL, DQNAgent, double_dqn_targets
-from models.optim import guarded_step
+from models.optim import GRAD_CLIP, guarded_step
 from models.replay_memory import Batch
 
 
@@ -118,6 +118,18 @@ def test_guarded_step_skips_a_nan_loss_without_touching_weights_or_optimizer() -
     assert math.isnan(guarded_step(net, opt, lambda: net(x).mean() * float("nan")))
     assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
     assert torch.equal(opt.state[net.weight]["step"], step_count)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e4])
+def test_guarded_step_clips_the_gradient_norm_only_when_above_the_limit(scale: float) -> None:
+    net = nn.Linear(4, 1, bias=False)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)  # the step equals minus the used gradient
+    x = torch.full((1, 4), scale)
+    raw_norm = float(x.norm())  # d(net(x))/dw = x
+    before = net.weight.detach().clone()
+    guarded_step(net, opt, lambda: net(x).sum())
+    step_norm = float((before - net.weight.detach()).norm())
+    assert step_norm == pytest.approx(min(raw_norm, GRAD_CLIP), rel=1e-5)
 
 
 def test_remember_refuses_non_finite_or_malformed_transitions() -> None:

@@ -17,7 +17,7 @@ import torch
 from engine.schema import SCHEMA
 from models.cnn import HORIZONS, UP
 from models.errors import ModelsUnavailable
-from models.trainer import Trainer, resolve_device
+from models.trainer import Trainer, resolve_device, with_cnn_features
 
 WEIGHTS = {"cnn": 0.35, "dqn": 0.45, "cob_rl": 0.20}
 EVENT_KEYS = {"model", "weight", "loss", "status", "device", "model_version", "duration_ms"}
@@ -126,6 +126,35 @@ def test_predict_uses_published_weights_and_refuses_bad_input(trainer) -> None:
         trainer.predict(np.full(SCHEMA.dim, np.nan, np.float32), s["market_tensor"], s["cob"])
     with pytest.raises(ValueError, match="shape"):
         trainer.predict(s["vector"][:10], s["market_tensor"], s["cob"])
+
+
+def test_predict_computes_exactly_what_the_trained_modules_compute() -> None:
+    """The inference copies (DQN first layer re-laid out as (out, in)) are the trained
+    networks: same outputs before and after training is published."""
+    trainer = Trainer("cpu", checkpoint_dir=None, seed=2, dqn_batch_size=2)
+    rng = np.random.default_rng(6)
+    s = _state(rng)
+
+    def direct() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            hidden, preds = trainer.cnn.net.eval()(torch.from_numpy(s["market_tensor"])[None])
+            state = with_cnn_features(torch.from_numpy(s["vector"])[None], hidden, preds)
+            q = trainer.dqn.online.eval()(state)[0]
+            logits = trainer.cob.net.eval()(torch.from_numpy(s["cob"])[None])[0][0]
+        return preds[0].numpy(), q.numpy(), logits.numpy()
+
+    try:
+        for versions in ({"cnn": 0, "dqn": 0, "cob_rl": 0}, {"cnn": 3, "dqn": 2, "cob_rl": 3}):
+            p = trainer.predict(s["vector"], s["market_tensor"], s["cob"])
+            assert p.versions == versions
+            preds, q, logits = direct()
+            np.testing.assert_allclose(p.cnn_predictions, preds, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(p.dqn_q, q, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(p.cob_logits, logits, rtol=1e-5, atol=1e-6)
+            for _ in range(3):
+                trainer.submit_trade_outcome(_signal(rng), {"pnl": 1.0}, 1.0).result(timeout=60)
+    finally:
+        trainer.close()
 
 
 def test_cnn_labels_job_and_metrics_snapshot(trainer) -> None:
