@@ -41,6 +41,18 @@ def entry_volatility_bp(market: MarketState, symbol: str, bars: int = 60) -> flo
     return float(np.std(r) * 1e4)
 
 
+def range_position(market: MarketState, symbol: str, bars: int = 60) -> float | None:
+    """Where the last 1m close sits in the last hour's high-low range (0 = at the low,
+    1 = at the high), known at decision time; None without 5 bars or with a flat range."""
+    recent = market[symbol].bars.rings["1m"].last(bars)
+    if len(recent) < 5:
+        return None
+    low, high = float(recent[:, COL["low"]].min()), float(recent[:, COL["high"]].max())
+    if high <= low:
+        return None
+    return (float(recent[-1, COL["close"]]) - low) / (high - low)
+
+
 def _p_buy_from_two(logits: np.ndarray) -> float:
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max()
@@ -122,6 +134,7 @@ class Orchestrator:
                 "dqn": {"q": [float(q) for q in pred.dqn_q]},
                 "cob_rl": {"logits": [float(x) for x in pred.cob_logits], "value": float(pred.cob_value)},
                 "context": {"balance": balance, "sigma_1m_bp": entry_volatility_bp(self.market, self.traded),
+                            "range_pos_1h": range_position(self.market, self.traded),
                             "latency_ms": pred.latency_ms},
             },
             "model_versions": dict(pred.versions),

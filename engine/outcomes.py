@@ -6,19 +6,50 @@ before the next: the closed trade is already queued in `pending_training` by the
 transaction; the reward is written before training starts; the training events are written
 in the same transaction that clears the pending row. A crash anywhere in between leaves the
 trade pending, and `recover()` finishes it after restart, training it exactly once.
+
+The DQN's replay memory lives in host memory; its durable copy is the ledger (each closed
+trade's reward, the weight the DQN trained with, and the entry state's arrays). The first
+job of the queue after a start puts those transitions back (`restore_dqn_experience`), so a
+restart does not send the DQN back to warming up; its weights come from the checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from engine.reward import Reward, RewardCalculator, RewardInput
 from engine.tracker import SignalPositionTracker
-from storage.ledger import Ledger
+from storage.ledger import Ledger, decode_state_arrays
 
 log = logging.getLogger("engine.outcomes")
+
+RESTORE_DQN_EXPERIENCE = object()  # queue item: refill the DQN's replay memory from the ledger
+RESTORE_PAGE = 128
+EXTREMUM_BAND = 0.05  # "extrema": entry within 5 % of the trailing hour's low or high
+CLEAR_MOVE_FEES = 3.0  # "clear_move": the price moved at least 3x the fees paid ...
+CLEAR_MOVE_SIGMAS = 1.0  # ... and at least one 1m sigma scaled to the holding time
+
+
+def experience_tags(trade: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, bool]:
+    """The DQN replay strata of a closed trade (models/replay_memory.py over-samples them
+    and compensates with importance weights). "extrema" uses only what was known at entry
+    (context["range_pos_1h"]); "clear_move" grades the outcome, as "positive" does: the
+    move was larger than both the costs and the noise expected over the holding time."""
+    pos = context.get("range_pos_1h")
+    extrema = pos is not None and (pos <= EXTREMUM_BAND or pos >= 1.0 - EXTREMUM_BAND)
+    notional = trade["qty"] * trade["entry_price"]
+    move_bp = abs(trade["exit_price"] / trade["entry_price"] - 1.0) * 1e4
+    fees_bp = trade["fees"] / notional * 1e4 if notional > 0 else 0.0
+    clear = move_bp > 0 and move_bp >= CLEAR_MOVE_FEES * fees_bp
+    sigma = context.get("sigma_1m_bp")
+    if clear and sigma:
+        hold_min = max((trade["exit_ns"] - trade["entry_ns"]) / 60e9, 1.0)
+        clear = move_bp >= CLEAR_MOVE_SIGMAS * sigma * math.sqrt(hold_min)
+    return {"extrema": bool(extrema), "clear_move": bool(clear)}
 
 
 class OutcomeProcessor:
@@ -37,11 +68,13 @@ class OutcomeProcessor:
         self.trainer = trainer
         self.schema = schema_fingerprint
         self.on_done = on_done
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()  # trade ids, or RESTORE_DQN_EXPERIENCE
         self._task: asyncio.Task | None = None
         self.failures = 0
 
     def start(self) -> None:
+        if self.trainer is not None:
+            self.queue.put_nowait(RESTORE_DQN_EXPERIENCE)  # before any trade of this run
         self._task = asyncio.create_task(self._run(), name="outcomes")
 
     async def recover(self) -> int:
@@ -70,12 +103,18 @@ class OutcomeProcessor:
 
     async def _run(self) -> None:
         while True:
-            trade_id = await self.queue.get()
+            item = await self.queue.get()
             try:
-                await self.process(trade_id)
+                if item is RESTORE_DQN_EXPERIENCE:
+                    await self.restore_dqn_experience()
+                else:
+                    await self.process(item)
             except Exception:
                 self.failures += 1
-                log.exception("outcome processing failed for %s; it stays pending for the next start", trade_id)
+                if item is RESTORE_DQN_EXPERIENCE:
+                    log.exception("could not refill the DQN replay memory from the ledger; it starts empty")
+                else:
+                    log.exception("outcome processing failed for %s; it stays pending for the next start", item)
             finally:
                 self.queue.task_done()
 
@@ -100,6 +139,22 @@ class OutcomeProcessor:
         events = await self._train(row, signal, final)
         await ledger.complete_training(trade_id, events, row["exit_ns"])
         self.on_done(await ledger.closed_trade(trade_id), reward, events)
+
+    async def restore_dqn_experience(self) -> int:
+        """Put back into the DQN's replay memory the closed trades it had stored (newest
+        first, up to its capacity), in pages: decoded off the loop, stored by the trainer."""
+        capacity = self.trainer.dqn_memory_capacity
+        restored = 0
+        while restored < capacity:
+            rows = await self._ledger().dqn_experience(self.schema, min(RESTORE_PAGE, capacity - restored), restored)
+            if not rows:
+                break
+            transitions = await asyncio.to_thread(_transitions, rows)
+            restored += len(rows)
+            await asyncio.wrap_future(self.trainer.submit_dqn_experience(transitions))
+        if restored:
+            log.info("DQN replay memory refilled with %d closed trade(s) from the ledger", restored)
+        return restored
 
     async def _signal_for(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """The opening signal with its state: from the tracker, or rebuilt from the ledger."""
@@ -131,6 +186,13 @@ class OutcomeProcessor:
             "next_state": None,
             "action": row["side"],
             "cnn_labels": None,
+            **experience_tags(row, (signal.get("outputs") or {}).get("context") or {}),
         }
         trade_record = {"pnl": row["pnl"], "side": row["side"], "hold_time_s": (row["exit_ns"] - row["entry_ns"]) / 1e9}
         return await asyncio.wrap_future(self.trainer.submit_trade_outcome(signal_data, trade_record, reward))
+
+
+def _transitions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ledger rows -> the trainer's DQN transitions (decompresses the state arrays)."""
+    return [{"state": decode_state_arrays(r["arrays"]), "action": r["side"], "reward": r["reward"],
+             "weight": r["weight"], **experience_tags(r, r["context"])} for r in rows]

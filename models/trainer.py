@@ -38,7 +38,9 @@ trained with w as a per-sample loss weight (research/models.md §4.3):
     at the horizon nearest the holding time (15m when unknown), return head masked.
   - DQN: the entry state, action and reward are stored as a terminal transition (a closed
     trade is a one-decision episode, so `next_state` does not enter the target), then one
-    prioritized replay step once the memory holds a batch ("warming_up" until then).
+    prioritized replay step once the memory holds a batch ("warming_up" until then). The
+    trade's "extrema"/"clear_move" flags (engine/outcomes.py) pick its replay strata. After
+    a restart `submit_dqn_experience` stores the ledger's earlier transitions again.
   - COB RL: one actor-critic step on the entry order-book features.
 """
 
@@ -159,6 +161,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every = checkpoint_every
         self.dqn_batch_size = dqn_batch_size
+        self.dqn_memory_capacity = dqn_memory_capacity
         self.train_threads = train_threads or max(1, (os.cpu_count() or 2) - 1)
         self.infer_threads = infer_threads
         if seed is not None:
@@ -242,6 +245,12 @@ class Trainer:
     def submit_cnn_labels(self, market_tensor: np.ndarray, labels: Mapping, weight: float = 1.0) -> Future:
         """Queue one CNN step on matured multi-horizon labels (format in models/cnn.py)."""
         return self._submit(self._train_cnn_labels, market_tensor, labels, weight)
+
+    def submit_dqn_experience(self, transitions: list[Mapping]) -> Future:
+        """Queue storing closed-trade transitions the DQN held before a restart (each a
+        mapping: state, action, reward, weight, and the "extrema"/"clear_move" flags) back
+        into its replay memory, without training on them again; resolves to the count."""
+        return self._submit(self._store_dqn_experience, transitions)
 
     def predict(self, vector: np.ndarray, market_tensor: np.ndarray, cob: np.ndarray) -> Prediction:
         """All three models at batch 1 on the live inference copy. Raises ValueError on a
@@ -332,6 +341,19 @@ class Trainer:
         strata = tuple(s for s in ("extrema", "clear_move") if signal_data.get(s))
         self.dqn.remember(vector, action, reward, None, True, weight=w, strata=strata)
         return self.dqn.replay(self.dqn_batch_size)
+
+    def _store_dqn_experience(self, transitions: list[Mapping]) -> int:
+        stored = 0
+        for t in transitions:
+            state = _state_arrays(t["state"])
+            reward, weight = float(t["reward"]), float(t["weight"])
+            if not (math.isfinite(reward) and all(np.isfinite(a).all() for a in state.values())):
+                continue  # it was a NaN skip when it closed; it was never in the memory
+            strata = tuple(s for s in ("extrema", "clear_move") if t.get(s))
+            self.dqn.remember(self._dqn_vector(state), ACTIONS.index(str(t["action"]).lower()), reward, None, True,
+                              weight=weight, strata=strata)
+            stored += 1
+        return stored
 
     def _train_cnn_labels(self, market_tensor: np.ndarray, labels: Mapping, weight: float) -> list[dict]:
         t0 = time.perf_counter()

@@ -34,6 +34,12 @@ def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T
     return wrapper
 
 
+def decode_state_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    """A signal's stored state (np.savez_compressed) back to its arrays."""
+    with np.load(io.BytesIO(blob)) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
@@ -116,8 +122,32 @@ class Ledger:
             row = await cur.fetchone()
         if row is None:
             return None
-        with np.load(io.BytesIO(row[1])) as npz:
-            return row[0], {k: npz[k] for k in npz.files}
+        return row[0], decode_state_arrays(row[1])
+
+    async def dqn_experience(self, schema: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Closed trades whose transition the DQN stored (its outcome event trained or
+        warmed up), newest first: side, reward, the weight it trained with, prices, fees,
+        times, the entry signal's context and the state arrays still compressed (decode
+        them off the event loop with `decode_state_arrays`). Only states of `schema`."""
+        sql = """
+            SELECT ct.side, ct.qty, ct.entry_price, ct.exit_price, ct.entry_ns, ct.exit_ns, ct.fees,
+                   r.final AS reward, s.outputs, ss.arrays,
+                   (SELECT te.weight FROM training_events te
+                     WHERE te.trade_id = ct.id AND te.model = 'dqn' AND te.kind = 'trade_outcome'
+                       AND te.status IN ('trained', 'warming_up') LIMIT 1) AS weight
+            FROM closed_trades ct
+            JOIN rewards r ON r.trade_id = ct.id
+            JOIN signals s ON s.id = ct.signal_id
+            JOIN signal_states ss ON ss.signal_id = ct.signal_id AND ss.schema = ?
+            WHERE weight IS NOT NULL
+            ORDER BY ct.exit_ns DESC, ct.id
+            LIMIT ? OFFSET ?"""
+        async with self.conn.execute(sql, (schema, limit, offset)) as cur:
+            cols = [c[0] for c in cur.description]
+            rows = [dict(zip(cols, r)) for r in await cur.fetchall()]
+        for row in rows:
+            row["context"] = (json.loads(row.pop("outputs")) or {}).get("context") or {}
+        return rows
 
     @serialized
     async def record_horizon_outcomes(self, rows: list[tuple[str, int, float, str, int]]) -> None:

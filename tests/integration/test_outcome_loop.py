@@ -69,6 +69,23 @@ async def test_auto_trading_on_sim_trains_every_closed_trade(tmp_path):
     assert summary["trades_per_hour"] > 0
     await check_ledger(settings.db_path, summary)
 
+    # A restart puts the DQN's stored transitions back into its replay memory.
+    async with aiosqlite.connect(settings.db_path) as conn:
+        stored = (await (await conn.execute(
+            "SELECT COUNT(*) FROM training_events WHERE model = 'dqn' AND kind = 'trade_outcome'"
+            " AND status IN ('trained', 'warming_up')")).fetchone())[0]
+    assert stored == summary["training_events"]["dqn"] > 0
+    again = create_engine(settings)
+    try:
+        await again.start()
+        await again.drain()
+        memory = again.trainer.dqn.memory
+        assert len(memory) == stored
+        ledger_rewards = [r["reward"] for r in await again.ledger.closed_trades() if "dqn" in r["trained"]]
+        assert sorted(memory.rewards[:stored].tolist()) == pytest.approx(sorted(ledger_rewards), rel=1e-6)
+    finally:
+        await again.close()
+
 
 async def test_auto_trading_on_a_recorded_binance_window(tmp_path, shared_data):
     settings = loop_settings(tmp_path, kind="replay")

@@ -157,6 +157,21 @@ def test_predict_computes_exactly_what_the_trained_modules_compute() -> None:
         trainer.close()
 
 
+def test_trade_strata_reach_the_dqn_memory_and_restored_experience_is_stored_untrained(trainer) -> None:
+    rng = np.random.default_rng(8)
+    trainer.submit_trade_outcome(_signal(rng, extrema=True, clear_move=False), {"pnl": -1.0}, -1.0).result(timeout=30)
+    memory = trainer.dqn.memory
+    assert len(memory) == 1 and memory.strata["extrema"][0] and not memory.strata["clear_move"][0]
+    versions = dict(trainer.versions)
+    restored = [{"state": _state(rng), "action": "sell", "reward": 0.5, "weight": 0.4, "clear_move": True},
+                {"state": {**_state(rng), "cob": np.full(48, np.nan, np.float32)}, "action": "buy", "reward": 1.0,
+                 "weight": 0.4}]
+    assert trainer.submit_dqn_experience(restored).result(timeout=30) == 1  # the non-finite one is left out
+    assert len(memory) == 2 and memory.actions[1] == 1 and memory.rewards[1] == 0.5 and memory.weights[1] == 0.4
+    assert memory.strata["clear_move"][1] and memory.dones[1] == 1.0
+    assert trainer.versions == versions, "restoring is not training"
+
+
 def test_cnn_labels_job_and_metrics_snapshot(trainer) -> None:
     trainer.start()
     rng = np.random.default_rng(6)
