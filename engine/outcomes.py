@@ -144,14 +144,14 @@ class OutcomeProcessor:
         """Put back into the DQN's replay memory the closed trades it had stored (newest
         first, up to its capacity), in pages: decoded off the loop, stored by the trainer."""
         capacity = self.trainer.dqn_memory_capacity
-        restored = 0
-        while restored < capacity:
-            rows = await self._ledger().dqn_experience(self.schema, min(RESTORE_PAGE, capacity - restored), restored)
+        read = restored = 0
+        while read < capacity:
+            rows = await self._ledger().dqn_experience(self.schema, min(RESTORE_PAGE, capacity - read), read)
             if not rows:
                 break
+            read += len(rows)
             transitions = await asyncio.to_thread(_transitions, rows)
-            restored += len(rows)
-            await asyncio.wrap_future(self.trainer.submit_dqn_experience(transitions))
+            restored += await asyncio.wrap_future(self.trainer.submit_dqn_experience(transitions))
         if restored:
             log.info("DQN replay memory refilled with %d closed trade(s) from the ledger", restored)
         return restored
