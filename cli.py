@@ -71,7 +71,7 @@ def build_settings(config: Optional[Path], venue: Optional[str], symbols: Option
 def build_engine(settings, data: Optional[list[Path]]):
     """The one factory both front ends use."""
     from engine.config import ConfigError
-    from engine.session import create_engine
+    from engine.runtime.wiring import create_engine
 
     try:
         return create_engine(settings, data=data)
@@ -131,7 +131,7 @@ def run(
     settings = build_settings(config, venue, symbols, db, seed, speed, auto, live_orders)
     engine = build_engine(settings, data)
     engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
-    from engine.headless import run_headless
+    from engine.runtime.headless import run_headless
 
     try:
         summary = asyncio.run(run_headless(engine, duration, summary_json))
@@ -156,7 +156,7 @@ def trades(
     path = settings.db_path
     if not path.exists():
         fail(f"no ledger at {path}")
-    from engine.trades_report import load_trades, render_table
+    from engine.views.trades_report import load_trades, render_table
 
     rows = asyncio.run(load_trades(path, limit))
     typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
@@ -187,7 +187,7 @@ def bench_models(
 @bench_app.command("state")
 def bench_state(as_json: bool = typer.Option(False, "--json")) -> None:
     """State build time p50/p99 for the full feature vector, and its dimension."""
-    from engine.bench_state import format_state_bench, run_state_bench
+    from engine.bench.state import format_state_bench, run_state_bench
 
     try:
         result = run_state_bench()
@@ -205,7 +205,7 @@ def bench_replay(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Replay throughput: parse-only events/s against the full engine pipeline (models off)."""
-    from engine.bench_replay import end_to_end, format_replay_bench, run_replay_bench
+    from engine.bench.replay import end_to_end, format_replay_bench, run_replay_bench
 
     if not data:
         root = Path(__file__).resolve().parent.parent / "shared" / "data"
@@ -236,7 +236,7 @@ def record(
     if not syms:
         fail("--symbols is empty")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from engine.recorder import Recorder
+    from engine.venues.recorder import Recorder
 
     try:
         summary = asyncio.run(Recorder(exchange, syms, out).run(duration))

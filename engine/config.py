@@ -89,7 +89,7 @@ class EngineSettings(_Section):
     @field_validator("speed", mode="before")
     @classmethod
     def _speed_ok(cls, v: Any) -> str:
-        from engine.clock import parse_speed
+        from engine.core.clock import parse_speed
 
         parse_speed(str(v))
         return str(v)

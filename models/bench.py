@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.schema import COB_FEATURES, SCHEMA
+from engine.features.schema import COB_FEATURES, SCHEMA
 from models.cnn import HORIZONS
 from models.dqn import DQNAgent
 from models.trainer import Trainer

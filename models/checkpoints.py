@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from engine.schema import SCHEMA
+from engine.features.schema import SCHEMA
 
 log = logging.getLogger("models.checkpoints")
 

@@ -1,5 +1,5 @@
 """EnhancedCNN: a 1-D convolutional network over time on the market tensor (56 channels x
-300 steps: every time block's features plus one validity mask per block, engine/schema.py).
+300 steps: every time block's features plus one validity mask per block, engine/features/schema.py).
 
 Architecture: a strided stem (300 -> 75 steps), three stages of one pre-activation residual
 block each, with strided downsampling between them (receptive field ~144 steps), then
@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
+from engine.features.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
 from models.optim import all_finite, guarded_step, make_adam
 
 HORIZONS = ("1m", "5m", "15m", "60m")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.schema import COB_FEATURES
+from engine.features.schema import COB_FEATURES
 from models.optim import all_finite, guarded_step, make_adam
 
 ENTROPY_BONUS = 0.01

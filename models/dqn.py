@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.schema import SCHEMA
+from engine.features.schema import SCHEMA
 from models.optim import guarded_step, make_adam
 from models.replay_memory import Batch, PrioritizedReplay
 

@@ -39,7 +39,7 @@ trained with w as a per-sample loss weight (research/models.md §4.3):
   - DQN: the entry state, action and reward are stored as a terminal transition (a closed
     trade is a one-decision episode, so `next_state` does not enter the target), then one
     prioritized replay step once the memory holds a batch ("warming_up" until then). The
-    trade's "extrema"/"clear_move" flags (engine/outcomes.py) pick its replay strata. After
+    trade's "extrema"/"clear_move" flags (engine/learning/outcomes.py) pick its replay strata. After
     a restart `submit_dqn_experience` stores the ledger's earlier transitions again.
   - COB RL: one actor-critic step on the entry order-book features.
 """
@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.schema import COB_FEATURES, SCHEMA
+from engine.features.schema import COB_FEATURES, SCHEMA
 from models.errors import ModelsUnavailable
 
 try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config import Settings, load_settings
-from engine.session import create_engine
+from engine.runtime.wiring import create_engine
 
 
 def sim_settings(db: str = ":memory:", **sections: dict[str, Any]) -> Settings:

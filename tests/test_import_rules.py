@@ -15,7 +15,7 @@ for pkg in (engine, storage):
             continue  # ccxt-backed; checked below without network
         importlib.import_module(m.name)
 import cli
-from engine import headless, session
+from engine.runtime import headless, wiring
 print("textual" in sys.modules, "torch" in sys.modules)
 """
 

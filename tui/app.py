@@ -1,7 +1,7 @@
 """The Textual app: embeds the Engine in the app's event loop and renders its snapshots.
 
 The engine runs as a worker on the same loop (it yields often and trains off-loop); a single
-timer pulls `engine.snapshot()` at <= 10 Hz and applies it to every pane inside
+timer pulls `engine.views.snapshot()` at <= 10 Hz and applies it to every pane inside
 `batch_update()`. Widgets never touch the engine; actions call its command methods.
 """
 
@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.widgets import Footer
 
-from engine.events import Side
-from engine.executor import OrderRejected
-from engine.runtime import Engine
+from engine.core.enums import Side
+from engine.trading.paper import OrderRejected
+from engine.runtime.engine import Engine
 from tui import format as fmt
 from tui.screens.confirm_live import ConfirmLiveOrders
 from tui.screens.help import HelpScreen

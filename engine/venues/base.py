@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Protocol, runtime_checkable
 
-from engine.events import BarEvent, Event
+from engine.core.events import BarEvent, Event
 
 
 @runtime_checkable

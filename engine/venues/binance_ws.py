@@ -27,9 +27,10 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.events import BookEvent, FeedStatus, InvalidEvent, RejectCounter, Side, TradeEvent, check_price, check_qty
+from engine.core.units import NS_PER_MS
+from engine.core.enums import FeedState, Side
+from engine.core.events import BookEvent, FeedStatus, InvalidEvent, RejectCounter, TradeEvent, check_price, check_qty
 
-NS_PER_MS = 1_000_000
 HOLD_MAX = 20_000  # diffs held while waiting for a snapshot; beyond this the book goes on unsynced
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY", "DAI")
 _TRADE_MARK = '@trade"'
@@ -270,7 +271,7 @@ class BookSync:
         if self.book is None:
             for _ in held:
                 self.rejected.add("no_snapshot")
-            return [FeedStatus(held[-1].ts_ns, "gap", f"{self.symbol}: no depth snapshot; {len(held)} diffs unused")]
+            return [FeedStatus(held[-1].ts_ns, FeedState.GAP, f"{self.symbol}: no depth snapshot; {len(held)} diffs unused")]
         return self._go_on_unsynced(held)
 
     def _go_on_unsynced(self, held: list[_Diff]) -> list:
@@ -298,7 +299,7 @@ class BookSync:
         self.last_ts = max(self.last_ts, keep.ts_ns if keep else 0)
         if keep is not None:
             self.held.append(keep)
-        return [FeedStatus(self.last_ts, "gap", f"{self.symbol}: {reason}: {detail}")]
+        return [FeedStatus(self.last_ts, FeedState.GAP, f"{self.symbol}: {reason}: {detail}")]
 
 
 def _parse_diff(local_ns: int, data: dict) -> _Diff:

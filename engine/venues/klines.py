@@ -19,8 +19,9 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Iterator
 
-from engine.bars import TIMEFRAME_NS
-from engine.events import NS_PER_S, BarEvent, InvalidEvent, RejectCounter
+from engine.core.units import TIMEFRAME_NS
+from engine.core.events import BarEvent, InvalidEvent, RejectCounter
+from engine.core.units import NS_PER_S
 from engine.venues.binance_ws import binance_to_ccxt
 
 _TF_TOKEN = re.compile(r"^\d+[smhdw]$")

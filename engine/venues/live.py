@@ -29,15 +29,15 @@ import ccxt.async_support
 import ccxt.pro
 import numpy as np
 
-from engine.bars import TIMEFRAME_NS
-from engine.events import (
+from engine.core.enums import FeedState, Side
+from engine.core.units import NS_PER_MS, TIMEFRAME_NS
+from engine.core.events import (
     BarEvent,
     BookEvent,
     Event,
     FeedStatus,
     InvalidEvent,
     RejectCounter,
-    Side,
     TradeEvent,
     check_price,
     check_qty,
@@ -45,7 +45,6 @@ from engine.events import (
 
 log = logging.getLogger(__name__)
 
-NS_PER_MS = 1_000_000
 RETRYABLE = (ccxt.NetworkError, ccxt.BadResponse)  # covers RateLimitExceeded, ExchangeNotAvailable, timeouts
 WARMUP_ATTEMPTS = 5
 _END = object()
@@ -209,7 +208,7 @@ class LiveVenue:
                 else:
                     self._spawn(self._poll, symbol)
             self._tasks.append(asyncio.create_task(self._watchdog()))
-            await self._queue.put(FeedStatus(time.time_ns(), "connected", f"{self.exchange_id} {'websocket' if self.websocket else 'REST polling'}"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.CONNECTED, f"{self.exchange_id} {'websocket' if self.websocket else 'REST polling'}"))
         while True:
             item = await self._queue.get()
             if item is _END:
@@ -227,7 +226,7 @@ class LiveVenue:
             await feed(symbol)
         except ccxt.BaseError as exc:
             self._count_error(exc)
-            await self._queue.put(FeedStatus(time.time_ns(), "ended", f"{symbol}: {type(exc).__name__}: {str(exc)[:120]}"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.ENDED, f"{symbol}: {type(exc).__name__}: {str(exc)[:120]}"))
 
     async def _watch_trades(self, symbol: str) -> None:
         while not self._closed:
@@ -263,18 +262,18 @@ class LiveVenue:
                 self._count_error(exc)
                 self._stats[symbol]["gaps"] += 1
                 failures += 1
-                await self._queue.put(FeedStatus(time.time_ns(), "gap", f"{symbol} {what}: {type(exc).__name__}"))
+                await self._queue.put(FeedStatus(time.time_ns(), FeedState.GAP, f"{symbol} {what}: {type(exc).__name__}"))
             except RETRYABLE as exc:
                 self._count_error(exc)
                 failures += 1
                 delay = self._backoff(failures)
                 await self._queue.put(
-                    FeedStatus(time.time_ns(), "reconnecting", f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s")
+                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s")
                 )
                 await asyncio.sleep(delay)
         if failures:
             self._stats[symbol]["reconnects"] += 1
-            await self._queue.put(FeedStatus(time.time_ns(), "recovered", f"{symbol} {what}: back after {failures} failed attempts"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol} {what}: back after {failures} failed attempts"))
         await self._touch(symbol)
         return result, failures > 0
 
@@ -292,7 +291,7 @@ class LiveVenue:
         self._activity[symbol] = time.monotonic()
         if symbol in self._stale:
             self._stale.discard(symbol)
-            await self._queue.put(FeedStatus(time.time_ns(), "recovered", f"{symbol}: data again"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol}: data again"))
 
     async def _watchdog(self) -> None:
         period = min(1.0, self.stale_after_s / 4)
@@ -303,7 +302,7 @@ class LiveVenue:
                 silent = now - self._activity[symbol]
                 if silent > self.stale_after_s and symbol not in self._stale:
                     self._stale.add(symbol)
-                    await self._queue.put(FeedStatus(time.time_ns(), "stale", f"{symbol}: no data for {silent:.1f}s"))
+                    await self._queue.put(FeedStatus(time.time_ns(), FeedState.STALE, f"{symbol}: no data for {silent:.1f}s"))
 
     def _stamp(self, symbol: str, ms: Any) -> int:
         ts = int(ms) * NS_PER_MS if ms is not None else (self._last_ts[symbol] or time.time_ns())

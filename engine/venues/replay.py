@@ -1,7 +1,7 @@
 """Replay recorded market data files as one event stream, merged by event time.
 
 Each file's format is detected: Binance raw WebSocket recordings (`<ts_ns> <json>` lines, also
-what `engine.recorder` writes) or bar files (kline zips / OHLCV CSVs). Recording files of the
+what `engine.venues.recorder` writes) or bar files (kline zips / OHLCV CSVs). Recording files of the
 same series (same file name once the dates are taken out, e.g. `spot_ethusdt_20240808.gz` and
 `..._20240809.gz`) are replayed back to back as one stream, ordered by their first line, so the
 book stays in sync across the file boundary. Every stream is non-decreasing in event time, so a
@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
-from engine.events import BarEvent, Event, FeedStatus, RejectCounter
+from engine.core.enums import FeedState
+from engine.core.events import BarEvent, Event, FeedStatus, RejectCounter
 from engine.venues import binance_ws, klines
 
 YIELD_EVERY = 2048  # events between hand-backs to the event loop
@@ -122,7 +123,7 @@ class ReplayVenue:
             yield ev
             if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-        yield FeedStatus(last_ns, "ended", "end of recorded data")
+        yield FeedStatus(last_ns, FeedState.ENDED, "end of recorded data")
 
     async def close(self) -> None:
         self._closed = True

@@ -15,9 +15,11 @@ from typing import AsyncIterator
 
 import numpy as np
 
-from engine.bars import TIMEFRAME_NS, TIMEFRAMES
+from engine.core.units import TIMEFRAME_NS, TIMEFRAMES
 from engine.config import SimSettings
-from engine.events import NS_PER_S, BarEvent, BookEvent, Event, FeedStatus, Side, TradeEvent
+from engine.core.enums import FeedState, Side
+from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, TradeEvent
+from engine.core.units import NS_PER_S
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 TICK_SIZE = 0.01
@@ -138,7 +140,7 @@ class SimVenue:
     async def events(self) -> AsyncIterator[Event]:
         """Endless, time-ordered events from `start`. The engine paces and stops it."""
         s = self.settings
-        yield FeedStatus(self.start_ns, "connected", "simulated market")
+        yield FeedStatus(self.start_ns, FeedState.CONNECTED, "simulated market")
         now = self.start_ns
         heap: list[tuple[int, int, int]] = []  # (ts_ns, kind 0=book 1=trade 2=regime, symbol idx)
         for j in range(len(self.symbols)):

@@ -43,7 +43,7 @@ def test_live_orders_need_explicit_confirmation_and_a_live_venue(tmp_path):
 def test_trades_json_lists_closed_trades_with_the_contract_fields(tmp_path):
     import asyncio
 
-    from engine.events import Side
+    from engine.core.enums import Side
     from tests.helpers import sim_engine
 
     db = tmp_path / "t.db"

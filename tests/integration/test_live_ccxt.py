@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from binance_loopback import BinanceLoopback, recorded_routes
-from engine.events import BookEvent, FeedStatus, Side, TradeEvent
-from engine.live_orders import KEY_VAR, SECRET_VAR, LiveOrderRouter, LiveOrdersError
+from engine.core.enums import Side
+from engine.core.events import BookEvent, FeedStatus, TradeEvent
+from engine.trading.live import KEY_VAR, SECRET_VAR, LiveOrderRouter, LiveOrdersError
 from engine.venues.live import LiveVenue
 
 ENV = {KEY_VAR: "test-key-AAAA", SECRET_VAR: "test-secret-BBBB"}

@@ -7,9 +7,9 @@ import aiosqlite
 import pytest
 
 from engine.config import load_settings
-from engine.events import Side
-from engine.headless import run_headless
-from engine.session import create_engine
+from engine.core.enums import Side
+from engine.runtime.headless import run_headless
+from engine.runtime.wiring import create_engine
 
 SPOT = ["spot_ethusdt_20240808.gz", "spot_ethusdt_20240809.gz", "spot_btcusdt_20240808.gz", "spot_btcusdt_20240809.gz"]
 

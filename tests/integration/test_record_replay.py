@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from binance_loopback import BinanceLoopback, recorded_routes
-from engine.book import OrderBook
-from engine.events import BarEvent, BookEvent, TradeEvent
-from engine.recorder import Recorder
+from engine.market.book import OrderBook
+from engine.core.events import BarEvent, BookEvent, TradeEvent
+from engine.venues.recorder import Recorder
 from engine.venues.replay import ReplayVenue
 
 

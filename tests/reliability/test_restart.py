@@ -2,7 +2,7 @@
 
 import asyncio
 
-from engine.events import Side
+from engine.core.enums import Side
 from tests.helpers import sim_engine
 
 

@@ -1,6 +1,6 @@
 """Each keybinding does what it says, through the same engine the CLI builds."""
 
-from engine.events import Side
+from engine.core.enums import Side
 from tests.helpers import sim_engine
 from tui.app import TickdeskApp
 from tui.screens.help import HelpScreen

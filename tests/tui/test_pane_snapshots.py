@@ -8,8 +8,8 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 
-from engine.snapshot import EngineSnapshot, ModelView, TradeView
-from engine.stats import TradeOutcome, win_stats
+from engine.views.snapshot import EngineSnapshot, ModelView, TradeView
+from engine.views.stats import TradeOutcome, win_stats
 from tui.widgets.learning import LossPane, RewardPane, WinRatePane
 
 T0 = 1_723_075_200_000_000_000

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from engine.bars import COL, BarAggregator, BarRing
-from engine.events import NS_PER_S, BarEvent
+from engine.market.bars import COL, BarAggregator, BarRing
+from engine.core.events import BarEvent
+from engine.core.units import NS_PER_S
 
 
 def test_trades_become_ohlcv_bars_with_flat_bars_for_silent_seconds():

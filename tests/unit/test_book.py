@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.book import OrderBook
+from engine.market.book import OrderBook
 
 # A small price grid so diffs often hit existing levels; qty 0 deletes.
 PRICES = st.integers(0, 60).map(lambda i: 100.0 + i * 0.5)

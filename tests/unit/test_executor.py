@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine.book import OrderBook
-from engine.events import Side
-from engine.executor import OrderRejected, OrderRequest, PaperExecutor
+from engine.market.book import OrderBook
+from engine.core.enums import Side
+from engine.trading.paper import OrderRejected, OrderRequest, PaperExecutor
 
 
 def book():

@@ -3,7 +3,7 @@
 
 import pytest
 
-from engine.outcomes import experience_tags
+from engine.learning.outcomes import experience_tags
 
 MINUTE_NS = 60_000_000_000
 

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from engine.events import Side
-from engine.portfolio import Fill, Portfolio
+from engine.core.enums import Side
+from engine.trading.portfolio import Fill, Portfolio
 from storage.db import SchemaTooNew, open_db
 from storage.ledger import Ledger
 from storage.schema import MIGRATIONS

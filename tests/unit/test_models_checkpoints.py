@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.schema import SCHEMA
+from engine.features.schema import SCHEMA
 from models.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
 from models.trainer import Trainer
 

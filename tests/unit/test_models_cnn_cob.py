@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
+from engine.features.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
 from models.cnn import DOWN, FLAT, UP, CNNLearner, EnhancedCNN, TemporalConv, cnn_loss, labels_to_arrays
 from models.cob_rl import COBRLAgent, cob_decide
 from models.dqn import BUY, SELL

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.schema import SCHEMA
+from engine.features.schema import SCHEMA
 from models.cnn import HORIZONS, UP
 from models.errors import ModelsUnavailable
 from models.trainer import Trainer, resolve_device, with_cnn_features

@@ -4,9 +4,10 @@ known-at times, incremental feeding, and the per-level density on real ETH 1m da
 import numpy as np
 import pytest
 
-from engine.bars import BarRing
-from engine.events import NS_PER_S, RejectCounter
-from engine.pivots import HIGH, LOW, PivotChain, pivots_from_arrays
+from engine.market.bars import BarRing
+from engine.core.events import RejectCounter
+from engine.core.units import NS_PER_S
+from engine.features.pivots import HIGH, LOW, PivotChain, pivots_from_arrays
 from engine.venues.klines import read_bars
 
 T0 = 1_700_000_000.0

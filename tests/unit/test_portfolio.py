@@ -3,8 +3,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.events import Side
-from engine.portfolio import Fill, Portfolio
+from engine.core.enums import Side
+from engine.trading.portfolio import Fill, Portfolio
 
 
 def fill(side, qty, price, fee_rate=0.0002, ts=1_000_000_000, source="manual"):

@@ -5,7 +5,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.reward import FINAL_CLIP, NORMALISED_CLIP, RewardCalculator, RewardInput
+from engine.learning.reward import FINAL_CLIP, NORMALISED_CLIP, RewardCalculator, RewardInput
 
 
 def trade(pnl=1.0, entry=100.0, exit_=101.0, qty=1.0, fees=0.04, side="buy", hold_s=120.0, balance=1000.0,

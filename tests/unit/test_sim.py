@@ -2,7 +2,7 @@ import asyncio
 
 import numpy as np
 
-from engine.events import BookEvent, TradeEvent
+from engine.core.events import BookEvent, TradeEvent
 from engine.venues.sim import SimVenue
 from tests.helpers import sim_settings
 

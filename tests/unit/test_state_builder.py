@@ -7,14 +7,14 @@ from itertools import islice
 import numpy as np
 import pytest
 
-from engine.bench_state import KLINE_FILES, WS_FILES
-from engine.book import OrderBook
-from engine.clock import EventClock
-from engine.cob_features import CobTracker
-from engine.events import NS_PER_S
-from engine.market import MarketState
-from engine.schema import SCHEMA
-from engine.state_builder import StateBuilder, position_block
+from engine.bench.state import KLINE_FILES, WS_FILES
+from engine.market.book import OrderBook
+from engine.core.clock import EventClock
+from engine.features.cob import CobTracker
+from engine.core.units import NS_PER_S
+from engine.market.state import MarketState
+from engine.features.schema import SCHEMA
+from engine.features.builder import StateBuilder, position_block
 from engine.venues.klines import read_bars
 from engine.venues.replay import ReplayVenue
 

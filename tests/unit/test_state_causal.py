@@ -8,11 +8,11 @@ from itertools import islice
 import numpy as np
 import pytest
 
-from engine.bench_state import KLINE_FILES, WS_FILES
-from engine.clock import EventClock
-from engine.events import NS_PER_S
-from engine.market import MarketState
-from engine.pivots import HIGH, LOW
+from engine.bench.state import KLINE_FILES, WS_FILES
+from engine.core.clock import EventClock
+from engine.core.units import NS_PER_S
+from engine.market.state import MarketState
+from engine.features.pivots import HIGH, LOW
 from engine.venues.klines import read_bars
 from engine.venues.replay import ReplayVenue
 
@@ -27,7 +27,7 @@ def klines(shared_data):
 
 def replay_bars(klines, stop, record=()):
     """Warm up 300 bars, then replay `stop` bars per symbol, building after each minute."""
-    from engine.state_builder import StateBuilder
+    from engine.features.builder import StateBuilder
 
     market = MarketState(SYMS, EventClock())
     market.load_history([b for bars in klines.values() for b in bars[:300]])
@@ -75,7 +75,7 @@ def test_bar_features_never_rewritten(klines):
 
 
 def replay_ws(events, stop_ns):
-    from engine.state_builder import StateBuilder
+    from engine.features.builder import StateBuilder
 
     market = MarketState(SYMS, EventClock())
     builder = StateBuilder()

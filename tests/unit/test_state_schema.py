@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from engine.schema import COB_FEATURES, SCHEMA, TIME_BLOCKS
-from engine.state_builder import StateBuilder
+from engine.features.schema import COB_FEATURES, SCHEMA, TIME_BLOCKS
+from engine.features.builder import StateBuilder
 
 EXPECTED = [
     ("eth_ticks_1s", (300, 10)),
@@ -41,8 +41,8 @@ def test_offsets_are_contiguous_and_cover_the_vector():
 
 
 def test_built_state_matches_the_schema():
-    from engine.clock import EventClock
-    from engine.market import MarketState
+    from engine.core.clock import EventClock
+    from engine.market.state import MarketState
 
     state = StateBuilder().build(MarketState(("ETH/USDT", "BTC/USDT"), EventClock()), None)
     assert state.vector.shape == (SCHEMA.dim,) and state.vector.dtype == np.float32

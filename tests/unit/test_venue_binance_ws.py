@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.book import OrderBook
-from engine.events import BookEvent, FeedStatus, RejectCounter, Side, TradeEvent
+from engine.market.book import OrderBook
+from engine.core.enums import Side
+from engine.core.events import BookEvent, FeedStatus, RejectCounter, TradeEvent
 from engine.venues.binance_ws import binance_to_ccxt, book_events, trade_events
 
 

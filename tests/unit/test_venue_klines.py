@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import NS_PER_S, RejectCounter
+from engine.core.events import RejectCounter
+from engine.core.units import NS_PER_S
 from engine.venues.klines import read_bars, symbol_from_name, timeframe_from_name
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import BarEvent, BookEvent, FeedStatus, TradeEvent
+from engine.core.events import BarEvent, BookEvent, FeedStatus, TradeEvent
 from engine.venues.base import Venue
 from engine.venues.replay import ReplayVenue
 

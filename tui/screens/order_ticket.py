@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from engine.events import Side
+from engine.core.enums import Side
 from tui import format as fmt
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.snapshot import EngineSnapshot
+from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
 VENUE_STYLE = {"SIM": "bold black on yellow", "REPLAY": "bold black on cyan", "LIVE": "bold white on red"}

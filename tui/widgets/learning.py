@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from engine.snapshot import EngineSnapshot
+from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
 MODEL_LABELS = {"cnn": "CNN", "dqn": "DQN", "cob_rl": "COB"}

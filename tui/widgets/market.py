@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from engine.snapshot import EngineSnapshot
+from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
 CHART_POINTS = 240  # seconds of event time in the sparkline

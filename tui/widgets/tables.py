@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from engine.snapshot import EngineSnapshot
+from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
 

@@ -1,0 +1,67 @@
+"""The closed vocabularies of the engine: sides, feed states, order sources, model names.
+
+They are `StrEnum`s so that they compare equal to, and serialise as, the plain strings the
+ledger, the summary JSON and `trades --json` already use; a misspelt member fails at import
+instead of silently never matching at run time. Display labels live here too, so the TUI,
+the logs and the reports name a model the same way.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class FeedState(StrEnum):
+    """Where the market feed stands. Venues announce most of these; the market state sets
+    STREAMING once data flows from a venue that announces nothing, the engine sets
+    STOPPED or ENDED when its loop leaves."""
+
+    STARTING = "starting"
+    CONNECTED = "connected"
+    STREAMING = "streaming"
+    RECOVERED = "recovered"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    GAP = "gap"
+    ENDED = "ended"
+    STOPPED = "stopped"
+
+    @property
+    def healthy(self) -> bool:
+        """Auto-trading pauses while the feed is starting, stale, reconnecting or has a gap."""
+        return self not in (FeedState.STARTING, FeedState.STALE, FeedState.RECONNECTING, FeedState.GAP)
+
+
+class Source(StrEnum):
+    """Who opened or closed a position: the trader, the models, or a risk rule."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
+    RULE = "rule"
+
+
+class ModelName(StrEnum):
+    CNN = "cnn"
+    DQN = "dqn"
+    COB_RL = "cob_rl"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {ModelName.CNN: "CNN", ModelName.DQN: "DQN", ModelName.COB_RL: "COB"}
+MODELS: tuple[ModelName, ...] = tuple(ModelName)

@@ -1,0 +1,104 @@
+"""The feature schema: every block of the model state, its shape, order and version.
+
+This is the contract between the state builder (engine/features/builder.py) and the models:
+models size their inputs from it and refuse checkpoints saved under another schema.
+The seed document's blocks sum to 15,798 floats, not the "~13,400" it states
+(3,000 + 9,600 + 2,400 + 512 + 16 + 250 + 20 = 15,798); a small position/account block
+is appended after them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from math import prod
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    name: str
+    shape: tuple[int, ...]
+    doc: str
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+TICK_FEATURES = 10
+BAR_FEATURES = 8
+WINDOW = 300
+PIVOT_LEVELS = 5
+PIVOT_FEATURES = 50
+REGIME_FEATURES = 20
+CNN_HIDDEN = 512
+CNN_PREDICTIONS = 16
+POSITION_FEATURES = 8
+COB_FEATURES = 48  # the COB model's own input (research/models.md §3.3); not part of the state vector
+
+# Time-series blocks: these also form the CNN's market tensor (features as channels x time).
+TIME_BLOCKS: tuple[Block, ...] = (
+    Block("eth_ticks_1s", (WINDOW, TICK_FEATURES), "ETH trades aggregated into 300 one-second slots"),
+    Block("eth_ohlcv_1s", (WINDOW, BAR_FEATURES), "ETH 1s bars"),
+    Block("eth_ohlcv_1m", (WINDOW, BAR_FEATURES), "ETH 1m bars"),
+    Block("eth_ohlcv_1h", (WINDOW, BAR_FEATURES), "ETH 1h bars"),
+    Block("eth_ohlcv_1d", (WINDOW, BAR_FEATURES), "ETH 1d bars"),
+    Block("btc_ohlcv_1m", (WINDOW, BAR_FEATURES), "BTC reference, 1m bars"),
+)
+
+BLOCKS: tuple[Block, ...] = TIME_BLOCKS + (
+    Block("cnn_hidden", (CNN_HIDDEN,), "EnhancedCNN hidden features (masked until the CNN runs)"),
+    Block("cnn_predictions", (CNN_PREDICTIONS,), "EnhancedCNN predictions (masked until the CNN runs)"),
+    Block("williams_pivots", (PIVOT_LEVELS, PIVOT_FEATURES), "Williams market structure, 5 levels"),
+    Block("market_regime", (REGIME_FEATURES,), "volatility, trend and liquidity regime"),
+    Block("position", (POSITION_FEATURES,), "position and account state"),
+)
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    version: int = 1
+    blocks: tuple[Block, ...] = BLOCKS
+
+    @property
+    def dim(self) -> int:
+        return sum(b.size for b in self.blocks)
+
+    @property
+    def seed_dim(self) -> int:
+        """The seed document's blocks only (everything but the position block)."""
+        return sum(b.size for b in self.blocks if b.name != "position")
+
+    def offsets(self) -> dict[str, tuple[int, int]]:
+        """Block name -> (start, end) in the flat state vector."""
+        out, pos = {}, 0
+        for b in self.blocks:
+            out[b.name] = (pos, pos + b.size)
+            pos += b.size
+        return out
+
+    def block(self, name: str) -> Block:
+        for b in self.blocks:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    @property
+    def market_channels(self) -> int:
+        """Channels of the CNN's market tensor: every time block's features, plus one
+        validity-mask channel per time block."""
+        return sum(b.shape[1] for b in TIME_BLOCKS) + len(TIME_BLOCKS)
+
+    @property
+    def market_steps(self) -> int:
+        return WINDOW
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of the layout, stored in checkpoints and compared on load."""
+        text = f"v{self.version};" + ";".join(f"{b.name}:{'x'.join(map(str, b.shape))}" for b in self.blocks)
+        text += f";cob:{COB_FEATURES}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SCHEMA = FeatureSchema()

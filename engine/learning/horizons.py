@@ -1,0 +1,84 @@
+"""Multi-horizon outcomes (seed Phase 3): what the market did 1m, 5m and 15m after a signal.
+
+Every `every_s` of event time one decision's market tensor is kept; as each horizon passes
+its realised return is recorded, and at the last horizon the labels go to the CNN. A move
+smaller than the round-trip cost is labelled "flat" (no trade), not skipped: selective
+training defined by cost (research/models.md §4.5), not by an arbitrary threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.core.units import NS_PER_S
+
+HORIZONS_S = (60, 300, 900)
+HORIZON_NAMES = {60: "1m", 300: "5m", 900: "15m"}
+CLASS_NAMES = ("down", "flat", "up")
+
+
+@dataclass(slots=True)
+class Pending:
+    signal_id: str
+    ts_ns: int
+    price: float
+    market_tensor: np.ndarray
+    returns_bp: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MaturedLabels:
+    signal_id: str
+    market_tensor: np.ndarray
+    labels: dict[str, dict | None]              # the CNN's label mapping (60m not tracked: None)
+    rows: list[tuple[str, int, float, str, int]]  # horizon_outcomes rows for the ledger
+
+
+def label_of(return_bp: float, cost_bp: float) -> int:
+    """0 down, 1 flat (|move| below the round-trip cost), 2 up."""
+    if return_bp > cost_bp:
+        return 2
+    if return_bp < -cost_bp:
+        return 0
+    return 1
+
+
+class HorizonLabeler:
+    def __init__(self, every_s: float, cost_bp: float) -> None:
+        self.every_ns = int(every_s * NS_PER_S)
+        self.cost_bp = cost_bp
+        self.pending: deque[Pending] = deque()
+        self._last_ns: int | None = None
+
+    def track(self, signal_id: str, ts_ns: int, price: float | None, market_tensor: np.ndarray) -> bool:
+        if price is None or not price > 0:
+            return False
+        if self._last_ns is not None and ts_ns - self._last_ns < self.every_ns:
+            return False
+        self._last_ns = ts_ns
+        self.pending.append(Pending(signal_id, ts_ns, price, market_tensor))
+        return True
+
+    def advance(self, now_ns: int, price: float | None) -> list[MaturedLabels]:
+        """Record returns for horizons that passed by `now_ns`; return completed label sets."""
+        if price is None or not price > 0:
+            return []
+        done: list[MaturedLabels] = []
+        for item in self.pending:
+            for h in HORIZONS_S:
+                if h not in item.returns_bp and now_ns - item.ts_ns >= h * NS_PER_S:
+                    item.returns_bp[h] = math.log(price / item.price) * 1e4
+        while self.pending and len(self.pending[0].returns_bp) == len(HORIZONS_S):
+            item = self.pending.popleft()
+            labels: dict[str, dict | None] = {"60m": None}
+            rows = []
+            for h, r in item.returns_bp.items():
+                c = label_of(r, self.cost_bp)
+                labels[HORIZON_NAMES[h]] = {"class": c, "return": r / 100.0}  # percent, the CNN's unit
+                rows.append((item.signal_id, h, r, CLASS_NAMES[c], now_ns))
+            done.append(MaturedLabels(item.signal_id, item.market_tensor, labels, rows))
+        return done

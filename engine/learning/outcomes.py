@@ -1,0 +1,198 @@
+"""Closed trade -> reward -> training of exactly the models that contributed.
+
+Runs as one asyncio task consuming a queue of closed-trade ids, so rewards are computed in
+close order (the comprehensive reward depends on the previous trades). Every step is durable
+before the next: the closed trade is already queued in `pending_training` by the fill's
+transaction; the reward is written before training starts; the training events are written
+in the same transaction that clears the pending row. A crash anywhere in between leaves the
+trade pending, and `recover()` finishes it after restart, training it exactly once.
+
+The DQN's replay memory lives in host memory; its durable copy is the ledger (each closed
+trade's reward, the weight the DQN trained with, and the entry state's arrays). The first
+job of the queue after a start puts those transitions back (`restore_dqn_experience`), so a
+restart does not send the DQN back to warming up; its weights come from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from engine.learning.reward import Reward, RewardCalculator, RewardInput
+from engine.learning.tracker import SignalPositionTracker
+from storage.ledger import Ledger, decode_state_arrays
+
+log = logging.getLogger("engine.learning.outcomes")
+
+RESTORE_DQN_EXPERIENCE = object()  # queue item: refill the DQN's replay memory from the ledger
+RESTORE_PAGE = 128
+EXTREMUM_BAND = 0.05  # "extrema": entry within 5 % of the trailing hour's low or high
+CLEAR_MOVE_FEES = 3.0  # "clear_move": the price moved at least 3x the fees paid ...
+CLEAR_MOVE_SIGMAS = 1.0  # ... and at least one 1m sigma scaled to the holding time
+
+
+def experience_tags(trade: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, bool]:
+    """The DQN replay strata of a closed trade (models/replay_memory.py over-samples them
+    and compensates with importance weights). "extrema" uses only what was known at entry
+    (context["range_pos_1h"]); "clear_move" grades the outcome, as "positive" does: the
+    move was larger than both the costs and the noise expected over the holding time."""
+    pos = context.get("range_pos_1h")
+    extrema = pos is not None and (pos <= EXTREMUM_BAND or pos >= 1.0 - EXTREMUM_BAND)
+    notional = trade["qty"] * trade["entry_price"]
+    move_bp = abs(trade["exit_price"] / trade["entry_price"] - 1.0) * 1e4
+    fees_bp = trade["fees"] / notional * 1e4 if notional > 0 else 0.0
+    clear = move_bp > 0 and move_bp >= CLEAR_MOVE_FEES * fees_bp
+    sigma = context.get("sigma_1m_bp")
+    if clear and sigma:
+        hold_min = max((trade["exit_ns"] - trade["entry_ns"]) / 60e9, 1.0)
+        clear = move_bp >= CLEAR_MOVE_SIGMAS * sigma * math.sqrt(hold_min)
+    return {"extrema": bool(extrema), "clear_move": bool(clear)}
+
+
+class OutcomeProcessor:
+    def __init__(
+        self,
+        ledger: Callable[[], Ledger],
+        calculator: RewardCalculator,
+        tracker: SignalPositionTracker,
+        trainer: Any | None,
+        schema_fingerprint: str,
+        on_done: Callable[[dict[str, Any], Reward | None, list[dict]], None],
+    ) -> None:
+        self._ledger = ledger
+        self.calculator = calculator
+        self.tracker = tracker
+        self.trainer = trainer
+        self.schema = schema_fingerprint
+        self.on_done = on_done
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()  # trade ids, or RESTORE_DQN_EXPERIENCE
+        self._task: asyncio.Task | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        if self.trainer is not None:
+            self.queue.put_nowait(RESTORE_DQN_EXPERIENCE)  # before any trade of this run
+        self._task = asyncio.create_task(self._run(), name="outcomes")
+
+    async def recover(self) -> int:
+        """Queue closed trades whose reward or training had not finished before a stop."""
+        pending = await self._ledger().pending_training()
+        for trade_id in pending:
+            self.queue.put_nowait(trade_id)
+        if pending:
+            log.warning("recovering %d closed trade(s) whose training had not run", len(pending))
+        return len(pending)
+
+    def submit(self, trade_id: str) -> None:
+        self.queue.put_nowait(trade_id)
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                if item is RESTORE_DQN_EXPERIENCE:
+                    await self.restore_dqn_experience()
+                else:
+                    await self.process(item)
+            except Exception:
+                self.failures += 1
+                if item is RESTORE_DQN_EXPERIENCE:
+                    log.exception("could not refill the DQN replay memory from the ledger; it starts empty")
+                else:
+                    log.exception("outcome processing failed for %s; it stays pending for the next start", item)
+            finally:
+                self.queue.task_done()
+
+    async def process(self, trade_id: str) -> None:
+        ledger = self._ledger()
+        row = await ledger.closed_trade(trade_id)
+        if row is None:
+            return
+        signal = await self._signal_for(row)
+        context = ((signal or {}).get("outputs") or {}).get("context") or {}
+        reward: Reward | None = None
+        if row["reward"] is None:
+            reward = self.calculator.compute(RewardInput(
+                pnl=row["pnl"], entry_price=row["entry_price"], exit_price=row["exit_price"], qty=row["qty"],
+                fees=row["fees"], side=row["side"], hold_s=(row["exit_ns"] - row["entry_ns"]) / 1e9,
+                balance=float(context.get("balance") or 0.0), sigma_1m_bp=context.get("sigma_1m_bp"),
+            ))
+            await ledger.record_reward(trade_id, reward.preset, reward.final, reward.components, row["exit_ns"])
+            final = reward.final
+        else:
+            final = row["reward"]
+        events = await self._train(row, signal, final)
+        await ledger.complete_training(trade_id, events, row["exit_ns"])
+        self.on_done(await ledger.closed_trade(trade_id), reward, events)
+
+    async def restore_dqn_experience(self) -> int:
+        """Put back into the DQN's replay memory the closed trades it had stored (newest
+        first, up to its capacity), in pages: decoded off the loop, stored by the trainer."""
+        capacity = self.trainer.dqn_memory_capacity
+        read = restored = 0
+        while read < capacity:
+            rows = await self._ledger().dqn_experience(self.schema, min(RESTORE_PAGE, capacity - read), read)
+            if not rows:
+                break
+            read += len(rows)
+            transitions = await asyncio.to_thread(_transitions, rows)
+            restored += await asyncio.wrap_future(self.trainer.submit_dqn_experience(transitions))
+        if restored:
+            log.info("DQN replay memory refilled with %d closed trade(s) from the ledger", restored)
+        return restored
+
+    async def _signal_for(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The opening signal with its state: from the tracker, or rebuilt from the ledger."""
+        entry = self.tracker.get_signal_for_position(row["id"])
+        if entry is not None:
+            return entry["signal"]
+        if not row["signal_id"]:
+            return None
+        ledger = self._ledger()
+        signal = await ledger.get_signal(row["signal_id"])
+        if signal is None:
+            return None
+        stored = await ledger.load_signal_state(row["signal_id"])
+        if stored is not None and stored[0] == self.schema:
+            signal["state"] = stored[1]
+        elif stored is not None:
+            log.warning("signal %s was saved under another feature schema; not training on it", row["signal_id"])
+        return signal
+
+    async def _train(self, row: dict[str, Any], signal: dict[str, Any] | None, reward: float) -> list[dict]:
+        if signal is None or self.trainer is None or "state" not in signal:
+            return []
+        weights = {m: float(w) for m, w in (signal.get("contributions") or {}).items() if w and w > 0}
+        if not weights:
+            return []
+        signal_data = {
+            "models_used": weights,
+            "state": signal["state"],
+            "next_state": None,
+            "action": row["side"],
+            "cnn_labels": None,
+            **experience_tags(row, (signal.get("outputs") or {}).get("context") or {}),
+        }
+        trade_record = {"pnl": row["pnl"], "side": row["side"], "hold_time_s": (row["exit_ns"] - row["entry_ns"]) / 1e9}
+        return await asyncio.wrap_future(self.trainer.submit_trade_outcome(signal_data, trade_record, reward))
+
+
+def _transitions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ledger rows -> the trainer's DQN transitions (decompresses the state arrays)."""
+    return [{"state": decode_state_arrays(r["arrays"]), "action": r["side"], "reward": r["reward"],
+             "weight": r["weight"], **experience_tags(r, r["context"])} for r in rows]

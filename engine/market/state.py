@@ -1,0 +1,165 @@
+"""Market state: per-symbol bars, order book, last trade, and event bookkeeping.
+
+The engine feeds every venue event through `MarketState.apply`, which validates it, skips
+duplicates and out-of-order events (counted by reason), and updates bars and books. The state
+builder and the UI read from here; nothing here knows where the events came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.core.enums import FeedState
+from engine.market.bars import BarAggregator
+from engine.market.book import OrderBook
+from engine.core.clock import EventClock
+from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+
+log = logging.getLogger(__name__)
+
+TICK_WINDOW = 4096  # recent trades kept per symbol (for tick features and the UI)
+
+
+@dataclass(slots=True)
+class SymbolCounters:
+    trades: int = 0
+    book_updates: int = 0
+    bars: int = 0
+
+
+class SymbolMarket:
+    """Everything known about one symbol."""
+
+    def __init__(self, symbol: str, bar_capacity: int) -> None:
+        self.symbol = symbol
+        self.bars = BarAggregator(symbol, capacity=bar_capacity)
+        self.book = OrderBook(symbol)
+        self.counters = SymbolCounters()
+        self.last_trade: TradeEvent | None = None
+        self.last_ts_ns = 0
+        self._last_trade_id: int | None = None
+        # recent trades as a ring: ts_ns, price, qty, +1 buy / -1 sell
+        self.ticks = np.zeros((TICK_WINDOW, 4), dtype=np.float64)
+        self.tick_count = 0
+
+    @property
+    def last_price(self) -> float | None:
+        if self.last_trade is not None:
+            return self.last_trade.price
+        return self.bars.last_price
+
+    @property
+    def mid(self) -> float | None:
+        return self.book.mid if not self.book.is_empty else self.last_price
+
+    def recent_ticks(self, n: int | None = None) -> np.ndarray:
+        held = min(self.tick_count, TICK_WINDOW)
+        n = held if n is None else min(n, held)
+        end = self.tick_count % TICK_WINDOW
+        return self.ticks[(np.arange(end - n, end)) % TICK_WINDOW]
+
+
+class MarketState:
+    def __init__(self, symbols: tuple[str, ...], clock: EventClock, bar_capacity: int = 300) -> None:
+        self.clock = clock
+        self.symbols = symbols
+        self.by_symbol = {s: SymbolMarket(s, bar_capacity) for s in symbols}
+        self.rejected = RejectCounter()
+        self.events = 0
+        self.feed_state = FeedState.STARTING
+        self.feed_detail = ""
+        self.price_history: dict[str, deque[tuple[int, float]]] = {s: deque(maxlen=600) for s in symbols}
+        self._last_hist_s: dict[str, int] = {s: -1 for s in symbols}
+
+    def __getitem__(self, symbol: str) -> SymbolMarket:
+        return self.by_symbol[symbol]
+
+    def load_history(self, bars: list[BarEvent]) -> None:
+        """Warm-up bars go straight into their own timeframe's ring (no roll-up)."""
+        for bar in bars:
+            try:
+                bar.validate()
+            except InvalidEvent as exc:
+                self.rejected.add(exc.reason)
+                continue
+            m = self.by_symbol.get(bar.symbol)
+            if m is None:
+                continue
+            ring = m.bars.rings.get(bar.timeframe)
+            if ring is None:
+                continue
+            last = ring.last_open_ns
+            if last is not None and bar.ts_ns <= last:
+                self.rejected.add("out_of_order")
+                continue
+            ring.append((bar.ts_ns / 1e9, bar.open, bar.high, bar.low, bar.close, bar.volume, np.nan, np.nan))
+            m.bars.last_price = bar.close
+
+    def apply(self, event: Event) -> bool:
+        """Apply one event. Returns False (and counts why) when it was skipped."""
+        if isinstance(event, FeedStatus):
+            self.feed_state, self.feed_detail = event.state, event.detail
+            return True
+        m = self.by_symbol.get(event.symbol)
+        if m is None:
+            self.rejected.add("unknown_symbol")
+            return False
+        try:
+            event.validate()
+        except InvalidEvent as exc:
+            self.rejected.add(exc.reason)
+            log.warning("rejected %s event: %s", event.symbol, exc)
+            return False
+        if event.ts_ns < m.last_ts_ns:
+            self.rejected.add("out_of_order")
+            return False
+        if isinstance(event, TradeEvent):
+            if event.trade_id is not None and m._last_trade_id is not None and event.trade_id <= m._last_trade_id:
+                self.rejected.add("duplicate")
+                return False
+            m._last_trade_id = event.trade_id if event.trade_id is not None else m._last_trade_id
+            is_buy = event.aggressor.value == "buy"
+            m.bars.on_trade(event.ts_ns, event.price, event.qty, is_buy)
+            m.ticks[m.tick_count % TICK_WINDOW] = (event.ts_ns, event.price, event.qty, 1.0 if is_buy else -1.0)
+            m.tick_count += 1
+            m.last_trade = event
+            m.counters.trades += 1
+            self._record_price(event.symbol, event.ts_ns, event.price)
+        elif isinstance(event, BookEvent):
+            if event.is_snapshot:
+                m.book.apply_snapshot(event.bids, event.asks, event.ts_ns)
+            else:
+                m.book.apply_diff(event.bids, event.asks, event.ts_ns)
+            m.counters.book_updates += 1
+            if m.last_trade is None and m.book.mid is not None:
+                self._record_price(event.symbol, event.ts_ns, m.book.mid)
+        elif isinstance(event, BarEvent):
+            last = m.bars.rings[event.timeframe].last_open_ns if event.timeframe in m.bars.rings else None
+            if last is not None and event.ts_ns <= last:
+                self.rejected.add("duplicate")
+                return False
+            m.bars.on_bar(event)
+            m.counters.bars += 1
+            self._record_price(event.symbol, event.end_ns, event.close)
+        m.last_ts_ns = event.ts_ns
+        if self.feed_state is FeedState.STARTING:
+            self.feed_state = FeedState.STREAMING  # venues that announce nothing are healthy once data flows
+        self.clock.advance_to(event.ts_ns if not isinstance(event, BarEvent) else event.end_ns)
+        for other in self.by_symbol.values():
+            other.bars.advance(self.clock.now_ns())
+        self.events += 1
+        return True
+
+    def _record_price(self, symbol: str, ts_ns: int, price: float) -> None:
+        """One price point per second of event time for the UI chart."""
+        sec = ts_ns // 1_000_000_000
+        hist = self.price_history[symbol]
+        if sec == self._last_hist_s[symbol] and hist:
+            hist[-1] = (ts_ns, price)
+        else:
+            hist.append((ts_ns, price))
+            self._last_hist_s[symbol] = sec

@@ -1,0 +1,130 @@
+"""`tickdesk run`: the engine without a UI. Progress goes to stderr, the summary to JSON.
+
+Never imports textual. The summary's keys are a contract (DESIGN.md); extend, don't break.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.runtime.engine import Engine
+
+log = logging.getLogger("engine.runtime.headless")
+
+PROGRESS_EVERY_S = 2.0
+
+
+def loss_trend(history: list[tuple[int, float]], n: int = 20) -> dict[str, Any]:
+    """Mean loss of the first and last `n` steps of the history the trainer keeps."""
+    losses = [loss for _, loss in history]
+    if not losses:
+        return {"first_mean": None, "last_mean": None}
+    head, tail = losses[:n], losses[-n:]
+    return {"first_mean": sum(head) / len(head), "last_mean": sum(tail) / len(tail)}
+
+
+def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict[str, Any]:
+    """The summary of one session: only trades closed in this session count (ledger rows)."""
+    rewards = [t["reward"] for t in session_closed if t["reward"] is not None]
+    wins = sum(1 for t in session_closed if t["pnl"] > 0)
+    venue_stats = engine.venue.stats()
+    per_symbol = {}
+    for sym in engine.venue.symbols:
+        m = engine.market[sym]
+        vs = venue_stats.get(sym, {})
+        per_symbol[sym] = {
+            "trades": vs.get("trades", m.counters.trades),
+            "book_updates": vs.get("book_updates", m.counters.book_updates),
+            "gaps": vs.get("gaps", 0),
+            "last_price": m.last_price,
+        }
+    rejected = dict(engine.market.rejected.by_reason)
+    venue_rejected = getattr(engine.venue, "rejected", None)
+    if venue_rejected is not None:
+        for reason, n in venue_rejected.by_reason.items():
+            rejected[reason] = rejected.get(reason, 0) + n
+    span_ns = engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())
+    stats = engine.snapshot().stats
+    models = {
+        m.name: {"steps": m.steps, "last_loss": m.last_loss, "nan_skips": m.nan_skips, "device": m.device,
+                 **loss_trend(list(m.losses))}
+        for m in engine.model_views()
+    }
+    return {
+        "venue": engine.venue.name,
+        "venue_label": engine.venue.label,
+        "symbols": list(engine.venue.symbols),
+        "events": engine.market.events,
+        "rejected_events": sum(rejected.values()),
+        "rejected_reasons": rejected,
+        "signals": engine.signals,
+        "trades_opened": engine.trades_opened,
+        "trades_closed": len(session_closed),
+        "win_rate": wins / len(session_closed) if session_closed else None,
+        "avg_reward": sum(rewards) / len(rewards) if rewards else None,
+        "pnl": sum(t["pnl"] for t in session_closed),
+        "fees": sum(t["fees"] for t in session_closed),
+        "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
+        "training_events": engine.training_counts(),
+        "models_status": engine.models_status,
+        "models": models,
+        "win_rate_rolling_20": stats.rolling_20,
+        "win_rate_rolling_50": stats.rolling_50,
+        "trades_per_hour": len(session_closed) / (span_ns / 3.6e12) if span_ns > 0 else None,
+        "event_time_s": span_ns / 1e9,
+        "wall_s": wall_s,
+        "events_per_s": engine.market.events / wall_s if wall_s > 0 else None,
+        "per_symbol": per_symbol,
+        "balance": engine.portfolio.balance,
+        "equity": engine.portfolio.equity(engine.prices()),
+        "db": engine.db_path,
+    }
+
+
+async def run_headless(
+    engine: Engine,
+    duration_s: float | None,
+    summary_path: Path | None,
+    progress: TextIO = sys.stderr,
+) -> dict[str, Any]:
+    closed_ids: list[str] = []
+    engine.closed_listeners.append(lambda trade: closed_ids.append(trade.id))
+    started = time.perf_counter()
+    last_report = [started]
+
+    def report(final: bool = False) -> None:
+        now = time.perf_counter()
+        if not final and now - last_report[0] < PROGRESS_EVERY_S:
+            return
+        last_report[0] = now
+        elapsed_event = (engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())) / 1e9
+        print(
+            f"[{engine.venue.label}] event time +{elapsed_event:,.0f}s  events {engine.market.events:,}"
+            f"  rejected {engine.market.rejected.total}  closed trades {len(closed_ids)}"
+            f"  {engine.market.events / max(now - started, 1e-9):,.0f} ev/s",
+            file=progress, flush=True,
+        )
+
+    engine.progress_hook = report
+    try:
+        await engine.start()
+        print(f"[{engine.venue.label}] {', '.join(engine.venue.symbols)}  db {engine.db_path}"
+              f"  models: {engine.models_status}", file=progress, flush=True)
+        await engine.run(duration_s)
+        await engine.drain()  # pending training finishes before the summary is written
+        wall_s = time.perf_counter() - started
+        report(final=True)
+        session_closed = [await engine.ledger.closed_trade(i) for i in closed_ids]
+        summary = summarize(engine, session_closed, wall_s)
+    finally:
+        await engine.close()
+    if summary_path is not None:
+        tmp = Path(summary_path).with_suffix(".tmp")
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        tmp.replace(summary_path)
+    return summary

@@ -1,0 +1,62 @@
+"""Assembles an Engine from settings: venue, ledger path and, when they can run, the models.
+Both front ends (TUI and headless) and the tests build engines through here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.config import ConfigError, Settings
+from engine.runtime.engine import Engine
+from engine.venues.factory import make_venue
+
+log = logging.getLogger("engine.runtime.wiring")
+
+
+def make_trainer(settings: Settings, data_source: str) -> tuple[Any | None, str]:
+    """(trainer, status). Never raises: models that cannot run disable predictions, with the
+    reason shown in the UI and the summary; nothing downstream ever sees a made-up output."""
+    if not settings.models.enabled:
+        return None, "models disabled in config ([models] enabled = false)"
+    try:
+        from models.errors import ModelsUnavailable
+        from models.trainer import Trainer
+    except ImportError as exc:
+        return None, f"predictions disabled: cannot import the models ({exc})"
+    try:
+        trainer = Trainer(device=settings.models.device, checkpoint_dir=settings.checkpoint_path,
+                          data_source=data_source, seed=settings.sim.seed)
+        trainer.start()
+    except (ModelsUnavailable, OSError, RuntimeError, ValueError) as exc:
+        log.error("models unavailable: %s", exc)
+        return None, f"predictions disabled: {exc}"
+    return trainer, f"models ready on {trainer.device}"
+
+
+def make_executor(settings: Settings) -> Any | None:
+    """The live executor when live orders are on (live venue only); None means paper."""
+    if not settings.trading.live_orders:
+        return None
+    if settings.venue.kind != "live":
+        raise ConfigError("live orders need --venue live (orders on a simulated or replayed market are paper)")
+    from engine.trading.live import LiveExecutor, LiveOrderRouter, LiveOrdersError
+
+    try:
+        return LiveExecutor(LiveOrderRouter(settings.venue.exchange))
+    except LiveOrdersError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def create_engine(
+    settings: Settings,
+    data: list[Path] | None = None,
+    *,
+    wall: Callable[[], float] = time.monotonic,
+) -> Engine:
+    venue = make_venue(settings, data)
+    executor = make_executor(settings)
+    trainer, status = make_trainer(settings, venue.name)
+    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
+                  executor=executor)

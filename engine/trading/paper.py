@@ -1,0 +1,73 @@
+"""Paper execution: market orders fill against the current book by walking its levels.
+
+The fill price is the volume-weighted price over the levels consumed; slippage is measured
+against the touch; the taker fee comes from config. An order larger than the visible depth,
+a missing or crossed book, or a bad size is refused with a reason, never half-invented.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.market.book import OrderBook
+from engine.core.enums import Side
+from engine.trading.portfolio import Fill
+
+
+class OrderRejected(Exception):
+    """The order cannot be filled; the message is shown to the trader as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    symbol: str
+    side: Side
+    qty: float
+    source: str = "manual"       # manual | auto | rule
+    signal_id: str | None = None
+
+
+def walk_book(levels: np.ndarray, qty: float) -> tuple[float, float]:
+    """(vwap, touch) for taking `qty` from `levels` (n, 2); raises if depth is short."""
+    if levels.size == 0:
+        raise OrderRejected("no liquidity on that side of the book")
+    cum = np.cumsum(levels[:, 1])
+    if cum[-1] + 1e-12 < qty:
+        raise OrderRejected(f"order size {qty:g} exceeds visible depth {cum[-1]:g}")
+    n = int(np.searchsorted(cum, qty - 1e-12)) + 1
+    taken = levels[:n, 1].copy()
+    taken[-1] -= cum[n - 1] - qty
+    vwap = float((levels[:n, 0] * taken).sum() / qty)
+    return vwap, float(levels[0, 0])
+
+
+class PaperExecutor:
+    """Fills on paper. `execute` is the interface the engine uses (the live executor's too)."""
+
+    def __init__(self, taker_fee: float) -> None:
+        self.taker_fee = taker_fee
+
+    async def execute(self, order: OrderRequest, book: OrderBook, ts_ns: int) -> Fill:
+        return self.fill(order, book, ts_ns)
+
+    async def close(self) -> None:
+        """Nothing to release on paper."""
+
+    def fill(self, order: OrderRequest, book: OrderBook, ts_ns: int) -> Fill:
+        if not (math.isfinite(order.qty) and order.qty > 0):
+            raise OrderRejected(f"order size must be > 0, got {order.qty!r}")
+        if book.is_empty:
+            raise OrderRejected(f"no order book for {order.symbol} yet")
+        if book.is_crossed:
+            raise OrderRejected(f"{order.symbol} book is crossed; refusing to fill")
+        bids, asks = book.top(depth=1000)
+        price, touch = walk_book(asks if order.side is Side.BUY else bids, order.qty)
+        fee = price * order.qty * self.taker_fee
+        return Fill(
+            ts_ns=ts_ns, symbol=order.symbol, side=order.side, qty=order.qty, price=price,
+            fee=fee, slippage=abs(price - touch) * order.qty, source=order.source,
+            signal_id=order.signal_id,
+        )

@@ -1,0 +1,110 @@
+"""Immutable views of the engine for front ends. The TUI renders these at <= 10 Hz and
+never reaches into live engine objects, so rendering can never race the feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.views.stats import WinStats
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    symbol: str
+    last: float | None
+    bid: float | None
+    ask: float | None
+    change_pct: float | None        # since the first price of this session
+    prices: tuple[float, ...]       # one point per second of event time, oldest first
+    trades: int
+    book_updates: int
+
+    @property
+    def spread(self) -> float | None:
+        return None if self.bid is None or self.ask is None else self.ask - self.bid
+
+    @property
+    def spread_bp(self) -> float | None:
+        if self.spread is None or self.bid is None or self.ask is None:
+            return None
+        return 1e4 * self.spread / ((self.bid + self.ask) / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    id: str
+    symbol: str
+    side: str
+    qty: float
+    entry: float
+    mark: float | None
+    upnl: float | None
+    hold_s: float
+    source: str
+    signal_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    id: str
+    symbol: str
+    side: str
+    qty: float
+    entry: float
+    exit: float
+    pnl: float
+    fees: float
+    hold_s: float
+    source: str
+    exit_ns: int
+    reward: float | None
+    reward_components: dict[str, float] | None
+    models: dict[str, float]
+    trained: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """Training progress of one model as the trainer reports it."""
+
+    name: str
+    steps: int
+    last_loss: float | None
+    losses: tuple[tuple[int, float], ...]
+    steps_per_s: float | None
+    device: str
+    nan_skips: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    venue: str                      # sim | replay | live
+    venue_label: str                # SIM | REPLAY | LIVE
+    symbols: tuple[str, ...]
+    traded: str
+    event_ns: int
+    feed_state: str
+    feed_detail: str
+    paused: bool
+    speed: str
+    events: int
+    rejected: int
+    events_per_s: float | None
+    db_path: str
+    balance: float
+    equity: float
+    markets: tuple[MarketView, ...]
+    positions: tuple[PositionView, ...]
+    trades: tuple[TradeView, ...]           # newest first
+    reward_log: tuple[str, ...]             # newest first
+    stats: WinStats
+    auto: bool
+    auto_available: bool
+    models_status: str                      # "ready …" or why predictions are disabled
+    models: tuple[ModelView, ...] = ()
+    last_signal: dict[str, Any] | None = None
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+    def market(self, symbol: str) -> MarketView | None:
+        return next((m for m in self.markets if m.symbol == symbol), None)
