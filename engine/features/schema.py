@@ -32,7 +32,12 @@ PIVOT_LEVELS = 5
 PIVOT_FEATURES = 50
 REGIME_FEATURES = 20
 CNN_HIDDEN = 512
-CNN_PREDICTIONS = 16
+# The CNN's prediction horizons, in the order of its heads: per horizon three class
+# probabilities (down, flat, up) and one expected return, so CNN_PREDICTIONS = 4 x (3 + 1).
+# The horizon labeller matures the first three; the 60m head is trained only by trade outcomes.
+HORIZONS: tuple[tuple[str, int], ...] = (("1m", 60), ("5m", 300), ("15m", 900), ("60m", 3600))
+LABELLED_HORIZONS: tuple[tuple[str, int], ...] = HORIZONS[:3]
+CNN_PREDICTIONS = len(HORIZONS) * 4
 POSITION_FEATURES = 8
 COB_FEATURES = 48  # the COB model's own input (research/models.md §3.3); not part of the state vector
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_loopback import BinanceLoopback, recorded_routes
+from tests.integration.binance_loopback import BinanceLoopback, recorded_routes
 from engine.core.enums import Side
 from engine.core.events import BookEvent, FeedStatus, TradeEvent
 from engine.trading.live import KEY_VAR, SECRET_VAR, LiveOrderRouter, LiveOrdersError

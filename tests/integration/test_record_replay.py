@@ -7,7 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
-from binance_loopback import BinanceLoopback, recorded_routes
+from tests.integration.binance_loopback import BinanceLoopback, recorded_routes
 from engine.market.book import OrderBook
 from engine.core.events import BarEvent, BookEvent, TradeEvent
 from engine.venues.recorder import Recorder

@@ -1,0 +1,128 @@
+"""What the engine needs from the models, declared by the engine and implemented by `models/`.
+
+The engine never imports `models` except in its composition root (`engine/runtime/wiring.py`),
+so this module is the whole seam: a `Learner` predicts on one state, trains on closed trades
+and matured labels off the event loop (each call returns a Future the loop awaits without
+blocking), and reports its metrics. Everything that crosses the seam is typed here:
+`Prediction` going out of the models, `TradeExperience` and `HorizonLabels` going in,
+`TrainingEvent` and `ModelMetrics` coming back. A rename breaks at import, not at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol, TypedDict
+
+import numpy as np
+
+from engine.core.enums import ModelName, Side
+
+
+@dataclass(frozen=True, slots=True)
+class StateArrays:
+    """One decision state as the models read it (shapes in `engine/features/schema.py`)."""
+
+    vector: np.ndarray          # (SCHEMA.size,) float32
+    market_tensor: np.ndarray   # (WINDOW, channels) float32
+    cob: np.ndarray             # (COB_FEATURES,) float32
+
+    @classmethod
+    def from_mapping(cls, arrays: Mapping[str, np.ndarray]) -> "StateArrays":
+        return cls(arrays["vector"], arrays["market_tensor"], arrays["cob"])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {"vector": self.vector, "market_tensor": self.market_tensor, "cob": self.cob}
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """All three models' outputs for one state, and the model versions they came from."""
+
+    cnn_hidden: np.ndarray       # (CNN_HIDDEN,)
+    cnn_predictions: np.ndarray  # (CNN_PREDICTIONS,), layout in engine/features/schema.py
+    dqn_action: int              # 0 BUY, 1 SELL
+    dqn_q: np.ndarray            # (2,)
+    dqn_confidence: float        # softmax(Q)[action]
+    cob_action: int
+    cob_logits: np.ndarray       # (2,)
+    cob_confidence: float        # softmax(logits)[action]
+    cob_value: float
+    versions: dict[str, int]     # model name -> version these outputs came from
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class TradeExperience:
+    """A closed trade as the models learn from it: the state its opening signal saw, the
+    side taken, the reward of the real outcome, and how much each model contributed.
+
+    `weights` holds only the models that contributed (> 0); exactly those train. The replay
+    strata flags (`extrema`, `clear_move`) are decided by the outcome processor."""
+
+    state: StateArrays
+    side: Side
+    reward: float
+    weights: Mapping[ModelName, float]
+    pnl: float = 0.0
+    hold_s: float | None = None
+    extrema: bool = False
+    clear_move: bool = False
+
+
+# One horizon's matured label: class 0 down / 1 flat / 2 up by the net move, and the net
+# return in percent. A decision's labels map each horizon name (engine/features/schema.py
+# `HORIZONS`) to one of these, or to None where the horizon is not labelled.
+HorizonLabel = TypedDict("HorizonLabel", {"class": int, "return": float})
+HorizonLabels = Mapping[str, HorizonLabel | None]
+
+
+class TrainingEvent(TypedDict):
+    """One model's training step on one outcome, as the ledger stores it."""
+
+    model: str
+    weight: float
+    loss: float | None
+    status: str          # trained | warming_up | skipped_nan
+    device: str
+    model_version: int
+    duration_ms: float
+
+
+class ModelMetrics(TypedDict):
+    steps: int
+    events: int
+    last_loss: float | None
+    history: list[tuple[int, float]]   # (model version, loss)
+    steps_per_s: float
+    nan_skips: int
+    warming_up: int
+    model_version: int
+    device: str
+
+
+class Learner(Protocol):
+    """The models as the engine uses them. Training calls are queued to the models' own
+    thread and return Futures; `predict` runs on the caller's thread on frozen copies."""
+
+    @property
+    def device(self) -> object: ...
+
+    @property
+    def dqn_memory_capacity(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def predict(self, vector: np.ndarray, market_tensor: np.ndarray, cob: np.ndarray) -> Prediction: ...
+
+    def submit_trade_outcome(self, experience: TradeExperience) -> Future[list[TrainingEvent]]: ...
+
+    def submit_cnn_labels(self, market_tensor: np.ndarray, labels: HorizonLabels,
+                          weight: float = 1.0) -> Future[list[TrainingEvent]]: ...
+
+    def submit_dqn_experience(self, experiences: list[TradeExperience]) -> Future[int]: ...
+
+    def metrics(self) -> dict[str, ModelMetrics]: ...
