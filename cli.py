@@ -8,11 +8,14 @@ Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config (one-line re
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Callable, Optional, get_type_hints
 
 import typer
 
@@ -31,41 +34,71 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-ConfigOpt = typer.Option(None, "--config", help="A TOML file overriding the shipped and user config.")
-VenueOpt = typer.Option(None, "--venue", help="sim | replay | live")
-DataOpt = typer.Option(None, "--data", help="Recorded data file for --venue replay (repeatable).")
-SymbolsOpt = typer.Option(None, "--symbols", help="Comma-separated, e.g. ETH/USDT,BTC/USDT (first is traded).")
-DbOpt = typer.Option(None, "--db", help="SQLite ledger path (default: user data dir).")
-SeedOpt = typer.Option(None, "--seed", help="Seed of the simulated market.")
-SpeedOpt = typer.Option(None, "--speed", help="Event-time speed: a factor (1 = real time) or 'max'.")
-AutoOpt = typer.Option(None, "--auto/--no-auto", help="Let the models trade.")
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A TOML file overriding the shipped and user config.")]
+DataOpt = Annotated[Optional[list[Path]], typer.Option("--data", help="Recorded data file for --venue replay (repeatable).")]
+DbOpt = Annotated[Optional[Path], typer.Option("--db", help="SQLite ledger path (default: user data dir).")]
 
 
-def build_settings(config: Optional[Path], venue: Optional[str], symbols: Optional[str], db: Optional[Path],
-                   seed: Optional[int], speed: Optional[str], auto: Optional[bool], live_orders: bool = False):
-    """Settings from the config chain plus command-line overrides; exits 2 on bad input."""
-    from engine.config import ConfigError, load_settings
+@dataclass(frozen=True)
+class SessionOptions:
+    """The options shared by the commands that run the engine (`tickdesk` and `tickdesk run`),
+    declared once here; `session_options` adds them to a command. `trades` uses two of them."""
 
-    over: dict[str, Any] = {}
-    if venue is not None:
-        over.setdefault("venue", {})["kind"] = venue
-    if symbols is not None:
-        syms = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-        over.setdefault("venue", {}).update(symbols=syms, traded=syms[0] if syms else "")
-    if db is not None:
-        over.setdefault("storage", {})["db"] = str(db)
-    if seed is not None:
-        over.setdefault("sim", {})["seed"] = seed
-    if speed is not None:
-        over.setdefault("engine", {})["speed"] = speed
-    if auto is not None:
-        over.setdefault("models", {})["auto_trade"] = auto
-    if live_orders:
-        over.setdefault("trading", {})["live_orders"] = True
-    try:
-        return load_settings(config, over)
-    except ConfigError as exc:
-        fail(str(exc))
+    config: ConfigOpt = None
+    venue: Annotated[Optional[str], typer.Option("--venue", help="sim | replay | live")] = None
+    data: DataOpt = None
+    symbols: Annotated[Optional[str], typer.Option(
+        "--symbols", help="Comma-separated, e.g. ETH/USDT,BTC/USDT (first is traded).")] = None
+    db: DbOpt = None
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the simulated market.")] = None
+    speed: Annotated[Optional[str], typer.Option(
+        "--speed", help="Event-time speed: a factor (1 = real time) or 'max'.")] = None
+    auto: Annotated[Optional[bool], typer.Option("--auto/--no-auto", help="Let the models trade.")] = None
+
+    def settings(self, live_orders: bool = False):
+        """Settings from the config chain plus these options; exits 2 on bad input."""
+        from engine.config import ConfigError, load_settings
+
+        over: dict[str, Any] = {}
+        if self.venue is not None:
+            over.setdefault("venue", {})["kind"] = self.venue
+        if self.symbols is not None:
+            syms = [s.strip().upper() for s in self.symbols.split(",") if s.strip()]
+            over.setdefault("venue", {}).update(symbols=syms, traded=syms[0] if syms else "")
+        if self.db is not None:
+            over.setdefault("storage", {})["db"] = str(self.db)
+        if self.seed is not None:
+            over.setdefault("sim", {})["seed"] = self.seed
+        if self.speed is not None:
+            over.setdefault("engine", {})["speed"] = self.speed
+        if self.auto is not None:
+            over.setdefault("models", {})["auto_trade"] = self.auto
+        if live_orders:
+            over.setdefault("trading", {})["live_orders"] = True
+        try:
+            return load_settings(self.config, over)
+        except ConfigError as exc:
+            fail(str(exc))
+
+
+def session_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the SessionOptions fields as its first command-line options and call it
+    with them gathered into its `session` argument (typer reads the rewritten signature)."""
+    shared = get_type_hints(SessionOptions, include_extras=True)
+    own = get_type_hints(command, include_extras=True)
+    params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=shared[f.name])
+              for f in fields(SessionOptions)]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=own[p.name])
+               for p in inspect.signature(command).parameters.values() if p.name != "session"]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        session = SessionOptions(**{f.name: kwargs.pop(f.name) for f in fields(SessionOptions)})
+        command(session=session, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def build_engine(settings, data: Optional[list[Path]]):
@@ -80,23 +113,17 @@ def build_engine(settings, data: Optional[list[Path]]):
 
 
 @app.callback()
+@session_options
 def main(
     ctx: typer.Context,
-    config: Optional[Path] = ConfigOpt,
-    venue: Optional[str] = VenueOpt,
-    data: Optional[list[Path]] = DataOpt,
-    symbols: Optional[str] = SymbolsOpt,
-    db: Optional[Path] = DbOpt,
-    seed: Optional[int] = SeedOpt,
-    speed: Optional[str] = SpeedOpt,
-    auto: Optional[bool] = AutoOpt,
+    session: SessionOptions,
     live_orders: bool = typer.Option(False, "--live-orders", help="Send real orders (asks for confirmation)."),
 ) -> None:
     """Open the TUI on the configured venue (default: the simulated market, SIM)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = build_settings(config, venue, symbols, db, seed, speed, auto, live_orders)
-    engine = build_engine(settings, data)
+    settings = session.settings(live_orders)
+    engine = build_engine(settings, session.data)
     from tui.app import TickdeskApp
 
     logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
@@ -104,15 +131,9 @@ def main(
 
 
 @app.command()
+@session_options
 def run(
-    config: Optional[Path] = ConfigOpt,
-    venue: Optional[str] = VenueOpt,
-    data: Optional[list[Path]] = DataOpt,
-    symbols: Optional[str] = SymbolsOpt,
-    db: Optional[Path] = DbOpt,
-    seed: Optional[int] = SeedOpt,
-    speed: Optional[str] = SpeedOpt,
-    auto: Optional[bool] = AutoOpt,
+    session: SessionOptions,
     live_orders: bool = typer.Option(False, "--live-orders", help="Send real orders (needs --yes-i-mean-it)."),
     yes: bool = typer.Option(False, "--yes-i-mean-it", help="Confirm --live-orders without a prompt."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of event time to run."),
@@ -128,8 +149,8 @@ def run(
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if live_orders and not yes:
         fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
-    settings = build_settings(config, venue, symbols, db, seed, speed, auto, live_orders)
-    engine = build_engine(settings, data)
+    settings = session.settings(live_orders)
+    engine = build_engine(settings, session.data)
     engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
     from engine.runtime.headless import run_headless
 
@@ -146,14 +167,13 @@ def run(
 
 @app.command()
 def trades(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (the contract in DESIGN.md)."),
-    db: Optional[Path] = DbOpt,
-    config: Optional[Path] = ConfigOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per closed trade with its signal, reward and training."),
+    db: DbOpt = None,
+    config: ConfigOpt = None,
     limit: Optional[int] = typer.Option(None, "--limit", help="Newest N trades only."),
 ) -> None:
     """List closed trades with their signals, rewards and training."""
-    settings = build_settings(config, None, None, db, None, None, None)
-    path = settings.db_path
+    path = SessionOptions(config=config, db=db).settings().db_path
     if not path.exists():
         fail(f"no ledger at {path}")
     from engine.views.trades_report import load_trades, render_table
@@ -196,20 +216,15 @@ def bench_state(as_json: bool = typer.Option(False, "--json")) -> None:
     _print(result, as_json, format_state_bench(result))
 
 
-DEFAULT_REPLAY = [f"binance_ws_hftbacktest/spot_{s}_2024080{d}.gz" for s in ("ethusdt", "btcusdt") for d in (8, 9)]
-
-
 @bench_app.command("replay")
 def bench_replay(
-    data: Optional[list[Path]] = DataOpt,
+    data: DataOpt = None,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Replay throughput: parse-only events/s against the full engine pipeline (models off)."""
-    from engine.bench.replay import end_to_end, format_replay_bench, run_replay_bench
+    from engine.bench.replay import default_files, end_to_end, format_replay_bench, run_replay_bench
 
-    if not data:
-        root = Path(__file__).resolve().parent.parent / "shared" / "data"
-        data = [root / p for p in DEFAULT_REPLAY]
+    data = data or default_files()
     missing = [str(p) for p in data if not Path(p).exists()]
     if missing:
         fail(f"--data: file not found: {', '.join(missing)}")

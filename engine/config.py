@@ -1,8 +1,11 @@
 """Typed, validated settings.
 
-Precedence (later wins): the shipped `config.toml` beside the code, the user's config file
-(`<user config dir>/tickdesk/config.toml`), `--config PATH`, then command-line options.
-Unknown keys and bad values raise ConfigError naming the key, which the CLI turns into exit 2.
+`config.toml` (shipped beside the code, see engine/paths.py) is the one source of default
+values: the models below declare types and bounds only, so a setting missing from the merged
+files is an error, never a silent in-code default. Precedence (later wins): the shipped
+`config.toml`, the user's config file (`<user config dir>/tickdesk/config.toml`),
+`--config PATH`, then command-line options. Unknown keys and bad values raise ConfigError
+naming the key, which the CLI turns into exit 2.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import math
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
-APP_NAME = "tickdesk"
+from engine import paths
+from engine.core.clock import parse_speed
+
+# A per-symbol amount (a starting price, an order size): finite and > 0.
+PerSymbolAmount = dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]]
 
 
 class ConfigError(ValueError):
@@ -29,10 +34,10 @@ class _Section(BaseModel):
 
 
 class VenueSettings(_Section):
-    kind: Literal["sim", "replay", "live"] = "sim"
-    symbols: tuple[str, ...] = ("ETH/USDT", "BTC/USDT")
-    traded: str = "ETH/USDT"
-    exchange: str = "binance"
+    kind: Literal["sim", "replay", "live"]
+    symbols: tuple[str, ...]
+    traded: str
+    exchange: str
 
     @field_validator("symbols")
     @classmethod
@@ -53,80 +58,61 @@ class VenueSettings(_Section):
             raise ValueError(f"traded symbol {self.traded!r} is not in symbols {list(self.symbols)}")
         return self
 
-    @property
-    def reference(self) -> tuple[str, ...]:
-        return tuple(s for s in self.symbols if s != self.traded)
-
 
 class SimSettings(_Section):
-    seed: int = 1
-    start: datetime = datetime.fromisoformat("2024-08-08T00:00:00+00:00")
-    prices: dict[str, float] = Field(default_factory=lambda: {"ETH/USDT": 2600.0, "BTC/USDT": 60000.0})
-    trades_per_s: float = Field(6.0, gt=0, le=1000)
-    book_updates_per_s: float = Field(4.0, gt=0, le=100)
-    book_levels: int = Field(20, ge=1, le=200)
-    correlation: float = Field(0.8, ge=-1, le=1)
-    annual_vol_calm: float = Field(0.45, gt=0, le=20)
-    annual_vol_volatile: float = Field(1.6, gt=0, le=20)
-    regime_switch_per_hour: float = Field(1.5, ge=0, le=3600)
-    history_bars: int = Field(300, ge=0, le=5000)
+    seed: int
+    start: datetime
+    prices: PerSymbolAmount
+    trades_per_s: float = Field(gt=0, le=1000)
+    book_updates_per_s: float = Field(gt=0, le=100)
+    book_levels: int = Field(ge=1, le=200)
+    correlation: float = Field(ge=-1, le=1)
+    annual_vol_calm: float = Field(gt=0, le=20)
+    annual_vol_volatile: float = Field(gt=0, le=20)
+    regime_switch_per_hour: float = Field(ge=0, le=3600)
+    history_bars: int = Field(ge=0, le=5000)
 
-    @field_validator("prices")
-    @classmethod
-    def _prices_ok(cls, v: dict[str, float]) -> dict[str, float]:
-        for sym, p in v.items():
-            if not (math.isfinite(p) and p > 0):
-                raise ValueError(f"starting price for {sym} must be > 0, got {p}")
-        return v
+
+def _speed(value: Any) -> float | None:
+    """TOML and the command line give text or a number; both are read as text, as typed."""
+    return parse_speed(str(value))
 
 
 class EngineSettings(_Section):
-    speed: str = "1"
-    ui_hz: float = Field(10, gt=0, le=10)
-    decision_interval_s: float = Field(1.0, gt=0, le=3600)
-    stale_after_s: float = Field(10.0, gt=0)
+    # Parsed here, once: the event-time factor, or None for "max" (no pacing).
+    speed: Annotated[float | None, BeforeValidator(_speed)]
+    ui_hz: float = Field(gt=0, le=10)
+    decision_interval_s: float = Field(gt=0, le=3600)
+    stale_after_s: float = Field(gt=0)
 
-    @field_validator("speed", mode="before")
-    @classmethod
-    def _speed_ok(cls, v: Any) -> str:
-        from engine.core.clock import parse_speed
-
-        parse_speed(str(v))
-        return str(v)
+    @property
+    def speed_text(self) -> str:
+        """The speed as the header shows it: `max`, or the factor (`1`, `20`, `0.5`)."""
+        return "max" if self.speed is None else f"{self.speed:g}"
 
 
 class TradingSettings(_Section):
-    quote_balance: float = Field(10000.0, gt=0)
-    order_qty: dict[str, float] = Field(default_factory=lambda: {"ETH/USDT": 0.5, "BTC/USDT": 0.01})
-    max_position_notional: float = Field(50000.0, gt=0)
-    taker_fee: float = Field(0.0002, ge=0, lt=0.05)
-    live_orders: bool = False
-
-    @field_validator("order_qty")
-    @classmethod
-    def _qty_ok(cls, v: dict[str, float]) -> dict[str, float]:
-        for sym, q in v.items():
-            if not (math.isfinite(q) and q > 0):
-                raise ValueError(f"order size for {sym} must be > 0, got {q}")
-        return v
+    quote_balance: float = Field(gt=0)
+    order_qty: PerSymbolAmount
+    max_position_notional: float = Field(gt=0)
+    taker_fee: float = Field(ge=0, lt=0.05)
+    live_orders: bool
 
 
 class RiskSettings(_Section):
-    stop_loss_pct: float = Field(0.5, gt=0, le=100)
-    take_profit_pct: float = Field(1.0, gt=0, le=1000)
-    max_hold_s: float = Field(900.0, gt=0)
+    stop_loss_pct: float = Field(gt=0, le=100)
+    take_profit_pct: float = Field(gt=0, le=1000)
+    max_hold_s: float = Field(gt=0)
 
 
 class ModelSettings(_Section):
-    enabled: bool = True
-    auto_trade: bool = False
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    confidence_threshold: float = Field(0.7, ge=0, le=1)
-    base_weights: dict[Literal["cnn", "dqn", "cob_rl"], float] = Field(
-        default_factory=lambda: {"cnn": 0.35, "dqn": 0.45, "cob_rl": 0.20}
-    )
-    checkpoint_dir: str = ""
-    label_every_s: float = Field(15.0, gt=0)
+    enabled: bool
+    auto_trade: bool
+    device: Literal["auto", "cpu", "cuda"]
+    confidence_threshold: float = Field(ge=0, le=1)
+    base_weights: dict[Literal["cnn", "dqn", "cob_rl"], float]
+    checkpoint_dir: str
+    label_every_s: float = Field(gt=0)
 
     @field_validator("base_weights")
     @classmethod
@@ -137,44 +123,36 @@ class ModelSettings(_Section):
 
 
 class RewardSettings(_Section):
-    preset: Literal["comprehensive", "normalised"] = "comprehensive"
+    preset: Literal["comprehensive", "normalised"]
 
 
 class StorageSettings(_Section):
-    db: str = ""
+    db: str
 
 
 class Settings(_Section):
-    venue: VenueSettings = VenueSettings()
-    sim: SimSettings = SimSettings()
-    engine: EngineSettings = EngineSettings()
-    trading: TradingSettings = TradingSettings()
-    risk: RiskSettings = RiskSettings()
-    models: ModelSettings = ModelSettings()
-    reward: RewardSettings = RewardSettings()
-    storage: StorageSettings = StorageSettings()
+    venue: VenueSettings
+    sim: SimSettings
+    engine: EngineSettings
+    trading: TradingSettings
+    risk: RiskSettings
+    models: ModelSettings
+    reward: RewardSettings
+    storage: StorageSettings
 
     @property
     def db_path(self) -> Path:
-        if self.storage.db:
-            return Path(self.storage.db).expanduser()
-        return Path(platformdirs.user_data_dir(APP_NAME)) / "tickdesk.db"
+        return Path(self.storage.db).expanduser() if self.storage.db else paths.default_ledger()
 
     @property
     def checkpoint_path(self) -> Path:
-        if self.models.checkpoint_dir:
-            return Path(self.models.checkpoint_dir).expanduser()
-        return Path(platformdirs.user_data_dir(APP_NAME)) / "checkpoints"
+        return Path(self.models.checkpoint_dir).expanduser() if self.models.checkpoint_dir else paths.default_checkpoint_dir()
 
     def order_qty_for(self, symbol: str) -> float:
         try:
             return self.trading.order_qty[symbol]
         except KeyError:
             raise ConfigError(f"trading.order_qty: no order size configured for {symbol}") from None
-
-
-def user_config_path() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -188,6 +166,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge, except that per-symbol and per-model tables are replaced whole."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("prices", "order_qty", "base_weights"):
@@ -211,9 +190,10 @@ def load_settings(
     use_user_config: bool = True,
 ) -> Settings:
     """Build Settings from the precedence chain; raise ConfigError with the offending key."""
-    data = _read_toml(SHIPPED_CONFIG) if SHIPPED_CONFIG.exists() else {}
-    sources = ["config.toml"]
-    user = user_config_path()
+    shipped = paths.shipped_config()
+    data = _read_toml(shipped)
+    sources = [shipped.name]
+    user = paths.user_config()
     if use_user_config and user.exists():
         data = _merge(data, _read_toml(user))
         sources.append(str(user))

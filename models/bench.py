@@ -11,14 +11,13 @@ Random inputs are fine here: the cost of a dense step does not depend on the val
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from engine.core.hardware import hardware_info
 from engine.features.schema import COB_FEATURES, SCHEMA
 from models.cnn import HORIZONS
 from models.dqn import DQNAgent
@@ -28,13 +27,8 @@ BATCHES = (32, 256)
 
 
 def hardware(device: torch.device, trainer: Trainer) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(), "device": str(device)}
+    """The machine (engine.core.hardware), plus torch, the device and the trainer's threads."""
+    info = {**hardware_info(), "torch": torch.__version__, "device": str(device)}
     info["train_threads"], info["infer_threads"] = trainer.train_threads, trainer.infer_threads
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

@@ -21,7 +21,7 @@ this, the DQN and the COB model inside a 5 ms p99.
     and batch-256 training behave the same. ReLU, not GELU (erf costs ~25 us per call).
     No dilation: striding buys the receptive field more cheaply.
 
-The 16 predictions (`forward`'s second output), for horizons H = 1m, 5m, 15m, 60m:
+The 16 predictions (`forward`'s second output), for the schema's horizons H = 1m, 5m, 15m, 60m:
   [3h + c] for h in 0..3, c in 0..2: P(class c at horizon h), a softmax triple per horizon,
       class 0 = down, 1 = flat ("no trade": the move is smaller than the round-trip cost),
       2 = up;
@@ -34,7 +34,6 @@ horizon whose outcome is not known (masked out of the loss).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -43,10 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.features.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
-from models.optim import all_finite, guarded_step, make_adam
+from engine.features.schema import HORIZONS as _SCHEMA_HORIZONS
+from models.learner import NetLearner
 
-HORIZONS = ("1m", "5m", "15m", "60m")
-HORIZON_SECONDS = (60, 300, 900, 3600)
+HORIZONS: tuple[str, ...] = tuple(name for name, _ in _SCHEMA_HORIZONS)  # in the heads' order
+HORIZON_SECONDS: tuple[int, ...] = tuple(seconds for _, seconds in _SCHEMA_HORIZONS)
 N_CLASSES = 3
 DOWN, FLAT, UP = 0, 1, 2
 
@@ -154,25 +154,15 @@ def cnn_loss(
     return (weights * labelled * (ce + hub)).sum() / labelled.sum().clamp_min(1)
 
 
-class CNNLearner:
+class CNNLearner(NetLearner):
     """The CNN with its optimizer: supervised steps on multi-horizon outcome labels."""
 
     def __init__(self, channels: int = SCHEMA.market_channels, *, device: torch.device | str = "cpu", lr: float = 3e-4) -> None:
-        self.device = torch.device(device)
-        self.net = EnhancedCNN(channels).to(self.device)
-        self.optimizer = make_adam(self.net.parameters(), lr, self.device)
-        self.updates = 0
+        super().__init__(EnhancedCNN(channels), lr=lr, device=device)
 
     def train_step(self, market: np.ndarray, classes: np.ndarray, returns: np.ndarray, weights: np.ndarray) -> float:
         """One step on a batch: market (B, C, T), classes (B, 4), returns (B, 4), weights (B,).
         Returns the loss, or NaN when the step was skipped as non-finite."""
-        m = torch.as_tensor(market, dtype=torch.float32, device=self.device)
-        c = torch.as_tensor(classes, dtype=torch.int64, device=self.device)
-        r = torch.as_tensor(returns, dtype=torch.float32, device=self.device)
-        w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-        if not all_finite(m, w):
-            return math.nan
-        loss = guarded_step(self.net, self.optimizer, lambda: cnn_loss(self.net, m, c, r, w))
-        if math.isfinite(loss):
-            self.updates += 1
-        return loss
+        m, r, w = self.tensor(market), self.tensor(returns), self.tensor(weights)
+        c = self.tensor(classes, torch.int64)
+        return self.step(lambda: cnn_loss(self.net, m, c, r, w), m, w)

@@ -1,5 +1,5 @@
 """COB RL model: a compact network on the 48 consolidated-order-book features
-(research/models.md §3.3) that picks BUY = 0 or SELL = 1 from the book alone.
+(engine/features/cob.py) that picks BUY = 0 or SELL = 1 from the book alone.
 
 Outputs: action logits (policy over BUY/SELL) and a state value V(s) (the expected reward
 of trading from this book state). Confidence = softmax(logits) at the chosen action.
@@ -9,12 +9,11 @@ one-decision episode): the policy term is reward-weighted by the advantage (r - 
 which raises the probability of actions that beat the baseline and lowers the others; the
 value term regresses V(s) on r with a Huber loss; a small entropy bonus keeps the policy
 from collapsing early. The contribution weight multiplies each sample's loss (mean of
-w * loss, so it still matters for a single-trade step), never the reward (research §4.3).
+w * loss, so it still matters for a single-trade step), never the reward: a model that
+contributed little to a trade learns less from it, not a shrunken value of it.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.features.schema import COB_FEATURES
-from models.optim import all_finite, guarded_step, make_adam
+from models.learner import NetLearner
 
 ENTROPY_BONUS = 0.01
 
@@ -56,24 +55,16 @@ def cob_loss(
     return (weights * per_sample).mean()
 
 
-class COBRLAgent:
+class COBRLAgent(NetLearner):
     def __init__(self, input_dim: int = COB_FEATURES, *, device: torch.device | str = "cpu", lr: float = 1e-3) -> None:
-        self.device = torch.device(device)
-        self.net = COBNet(input_dim).to(self.device)
-        self.optimizer = make_adam(self.net.parameters(), lr, self.device)
-        self.updates = 0
+        super().__init__(COBNet(input_dim), lr=lr, device=device)
 
     def train_step(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, weights: np.ndarray) -> float:
         """One step on (B, 48) states, (B,) actions, rewards and contribution weights.
         Returns the loss, or NaN when the step was skipped as non-finite."""
-        t = [torch.as_tensor(a, dtype=d, device=self.device) for a, d in
-             ((states, torch.float32), (actions, torch.int64), (rewards, torch.float32), (weights, torch.float32))]
-        if not all_finite(t[0], t[2], t[3]):
-            return math.nan
-        loss = guarded_step(self.net, self.optimizer, lambda: cob_loss(self.net, *t))
-        if math.isfinite(loss):
-            self.updates += 1
-        return loss
+        s, r, w = self.tensor(states), self.tensor(rewards), self.tensor(weights)
+        a = self.tensor(actions, torch.int64)
+        return self.step(lambda: cob_loss(self.net, s, a, r, w), s, r, w)
 
 
 def cob_decide(net: COBNet, cob: np.ndarray | torch.Tensor, device: torch.device) -> tuple[int, np.ndarray, float, float]:

@@ -1,16 +1,17 @@
 """DQN agent on the flat 15,806-float state: dueling MLP, double-DQN targets from a target
 network, Huber loss, prioritized replay with compensated strata.
 
-Actions follow the seed's position-management scheme: BUY = 0, SELL = 1. There is no HOLD
-action; HOLD is expressed by confidence: `act` returns confidence = the softmax over the
-two Q-values, taken at the chosen action (so it lies in [0.5, 1]), and the caller treats a
-decision whose confidence is below its threshold (config `models.confidence_threshold`)
-as HOLD. Softmax of Q is a ranking score, not a calibrated probability.
+Actions manage the position: BUY = 0, SELL = 1 (each opens that side, or closes the
+opposite one). There is no HOLD action; HOLD is expressed by confidence: `act` returns
+confidence = the softmax over the two Q-values, taken at the chosen action (so it lies in
+[0.5, 1]), and the caller treats a decision whose confidence is below its threshold
+(config `models.confidence_threshold`) as HOLD. Softmax of Q is a ranking score, not a
+calibrated probability.
 
-Contribution weights are per-sample loss weights (research/models.md §4.3): the stored
-reward stays the real reward, and the loss is mean(w * is * huber) over the batch (w the
-contribution, is the importance weight), so a model with a small contribution learns less
-from that trade instead of learning a shrunken value.
+Contribution weights are per-sample loss weights: the stored reward stays the real
+reward, and the loss is mean(w * is * huber) over the batch (w the contribution, is the
+importance weight), so a model with a small contribution learns less from that trade
+instead of learning a shrunken value.
 
 Closed-trade transitions are terminal (done=True, target = reward); the next-state forward
 passes run only for rows that are not terminal, which keeps updates cheap on that path.
@@ -32,12 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.core.enums import Side
 from engine.features.schema import SCHEMA
-from models.optim import guarded_step, make_adam
+from models.learner import NetLearner
 from models.replay_memory import Batch, PrioritizedReplay
 
 BUY, SELL = 0, 1
-ACTIONS = ("buy", "sell")
+ACTIONS = (Side.BUY, Side.SELL)  # action index -> side
 
 
 class WideInput(nn.Module):
@@ -122,7 +124,9 @@ def double_dqn_targets(
     return y
 
 
-class DQNAgent:
+class DQNAgent(NetLearner):
+    """The online Q-network (the base's `net`), its target network and replay memory."""
+
     def __init__(
         self,
         input_dim: int = SCHEMA.dim,
@@ -137,17 +141,18 @@ class DQNAgent:
         strata_share: dict[str, float] | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        self.device = torch.device(device)
+        super().__init__(DuelingQNet(input_dim, hidden), lr=lr, device=device)
         self.input_dim = input_dim
         self.gamma, self.learn_start, self.target_update_every = gamma, learn_start, target_update_every
-        self.online = DuelingQNet(input_dim, hidden).to(self.device)
         self.target = DuelingQNet(input_dim, hidden).to(self.device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False).eval()
-        self.optimizer = make_adam(self.online.parameters(), lr, self.device)
         shares = {"positive": 0.1, "extrema": 0.05, "clear_move": 0.1} if strata_share is None else strata_share
         self.memory = PrioritizedReplay(memory_capacity, input_dim, strata_share=shares, rng=rng)
-        self.updates = 0
+
+    @property
+    def online(self) -> DuelingQNet:
+        return self.net
 
     def act(self, state: np.ndarray | torch.Tensor) -> tuple[int, np.ndarray, float]:
         """Greedy action, its Q-values, and confidence = softmax(Q)[action]."""
@@ -201,11 +206,9 @@ class DQNAgent:
             per_sample = F.smooth_l1_loss(q, y, reduction="none")
             return (sample_w * per_sample).mean()
 
-        loss = guarded_step(self.online, self.optimizer, compute_loss)
-        if math.isfinite(loss):
-            self.updates += 1
-            if self.updates % self.target_update_every == 0:
-                self.target.load_state_dict(self.online.state_dict())
+        loss = self.step(compute_loss)
+        if math.isfinite(loss) and self.updates % self.target_update_every == 0:
+            self.target.load_state_dict(self.online.state_dict())
         td = td_holder[0].abs().cpu().numpy() if td_holder else np.zeros(len(batch.indices))
         return loss, td
 

@@ -3,10 +3,9 @@ it, bf16 autocast on CUDA only, gradient clipping, and a non-finite guard that s
 step (weights untouched) instead of letting a NaN/inf poison the network.
 
 Why fused Adam: on this class of CPU the default (foreach) Adam step costs 5-7x more than
-the fused kernel (research/models.md §6.1). Why bf16 and no fp16: bf16 needs no GradScaler,
-whose normal inf-skips during scale calibration would be indistinguishable from real
-non-finite losses; GPUs without bf16 train in fp32. CPU stays fp32 (bf16 made batch-1
-inference slower there, research §2.2).
+the fused kernel. Why bf16 and no fp16: bf16 needs no GradScaler, whose normal inf-skips
+during scale calibration would be indistinguishable from real non-finite losses; GPUs
+without bf16 train in fp32. CPU stays fp32: bf16 made batch-1 inference slower there.
 """
 
 from __future__ import annotations

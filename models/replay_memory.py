@@ -5,10 +5,10 @@ Why numpy and a vectorised sum-tree: a 15,806-float state is 63 KB; Python lists
 would fragment memory and make batch gathers slow. The tree updates and descends one level
 at a time for the whole batch at once (log2(capacity) numpy ops, no per-item Python loop).
 
-Strata ("positive experiences", "extrema", "clear moves" from the seed design): part of each
-batch is drawn uniformly from a stratum instead of by priority. Oversampling a stratum
-biases every estimate (research/models.md §2.5), so each sample's importance weight uses
-its exact probability under the whole mixture:
+Strata (positive experiences, entries near a range extreme, clear moves): part of each
+batch is drawn uniformly from a stratum instead of by priority, so these rare, informative
+trades are seen more often. Oversampling a stratum biases every estimate, so each sample's
+importance weight uses its exact probability under the whole mixture:
     q(i) = (1 - sum_j f_j) * P_per(i) + sum_j f_j * [i in S_j] / |S_j|
 and w_i = (N * q(i))^-beta / max(w). At beta = 1 the weighted batch is an unbiased estimate
 of the plain buffer mean, whatever the strata mix.

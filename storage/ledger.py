@@ -11,7 +11,8 @@ import asyncio
 import functools
 import io
 import json
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from collections.abc import Mapping
+from typing import Any, Awaitable, Callable, Iterable, Protocol, TypeVar
 
 import aiosqlite
 import numpy as np
@@ -20,6 +21,22 @@ from storage.db import open_db
 
 
 T = TypeVar("T")
+
+
+class SignalRecord(Protocol):
+    """What the ledger stores of a signal (the engine's `Signal` has these attributes)."""
+
+    id: str
+    ts_ns: int
+    symbol: str
+    kind: str
+    action: str
+    venue: str
+    confidence: float | None
+    contributions: Mapping[str, float]
+    outputs: Mapping[str, Any]
+    model_versions: Mapping[str, int]
+    state_ref: str | None
 
 
 def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -75,37 +92,18 @@ class Ledger:
         await self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         await self.conn.commit()
 
-    async def get_meta(self, key: str) -> str | None:
-        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
-
     # -- signals -------------------------------------------------------------------------
     @serialized
-    async def record_signal(self, signal: dict[str, Any]) -> None:
-        await self.conn.execute(
-            "INSERT INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
-            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                signal["id"], signal["ts_ns"], signal["symbol"], signal["kind"], signal["action"],
-                signal.get("confidence"), _dumps(signal.get("contributions", {})),
-                _dumps(signal.get("outputs", {})), _dumps(signal.get("model_versions", {})),
-                signal.get("state_ref"), signal["venue"],
-            ),
-        )
-        await self.conn.commit()
-
-    @serialized
-    async def record_signals(self, signals: list[dict[str, Any]]) -> None:
-        """Many decision signals in one transaction (the hold signals of a decision loop)."""
-        if not signals:
+    async def record_signals(self, signals: Iterable[SignalRecord]) -> None:
+        """Signals in one transaction (a batch of decisions, or an opening signal with the
+        decisions before it). A signal already stored is left as it is."""
+        rows = [(s.id, s.ts_ns, s.symbol, s.kind, s.action, s.confidence, _dumps(s.contributions),
+                 _dumps(s.outputs), _dumps(s.model_versions), s.state_ref, s.venue) for s in signals]
+        if not rows:
             return
         await self.conn.executemany(
             "INSERT OR IGNORE INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
-            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(s["id"], s["ts_ns"], s["symbol"], s["kind"], s["action"], s.get("confidence"),
-              _dumps(s.get("contributions", {})), _dumps(s.get("outputs", {})),
-              _dumps(s.get("model_versions", {})), s.get("state_ref"), s["venue"]) for s in signals],
+            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows,
         )
         await self.conn.commit()
 
@@ -319,9 +317,3 @@ class Ledger:
         ) as cur:
             rows = await cur.fetchall()
         return [100.0 * r[0] / (r[1] * r[2]) for r in reversed(rows)]
-
-    async def training_counts(self) -> dict[str, int]:
-        async with self.conn.execute(
-            "SELECT model, COUNT(DISTINCT trade_id) FROM training_events WHERE kind = 'trade_outcome' GROUP BY model"
-        ) as cur:
-            return {r[0]: int(r[1]) for r in await cur.fetchall()}

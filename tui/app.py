@@ -1,7 +1,7 @@
 """The Textual app: embeds the Engine in the app's event loop and renders its snapshots.
 
 The engine runs as a worker on the same loop (it yields often and trains off-loop); a single
-timer pulls `engine.views.snapshot()` at <= 10 Hz and applies it to every pane inside
+timer pulls `engine.snapshot()` at <= 10 Hz and applies it to every pane inside
 `batch_update()`. Widgets never touch the engine; actions call its command methods.
 """
 
@@ -123,13 +123,13 @@ class TickdeskApp(App[None]):
         return True
 
     def action_ticket(self, side: str) -> None:
-        engine = self.engine
-        symbol = engine.traded
-        m = engine.market[symbol]
-        pos = engine.portfolio.position(symbol)
-        held = None if pos is None else f"{'LONG' if pos.side is Side.BUY else 'SHORT'} {fmt.qty(pos.qty)}"
-        ticket = OrderTicket(Side(side), symbol, engine.settings.order_qty_for(symbol),
-                             m.book.best_bid, m.book.best_ask, held)
+        snap = self.engine.snapshot()
+        symbol = snap.traded
+        market = snap.market(symbol)
+        pos = next((p for p in snap.positions if p.symbol == symbol), None)
+        held = None if pos is None else f"{'LONG' if pos.side == Side.BUY else 'SHORT'} {fmt.qty(pos.qty)}"
+        ticket = OrderTicket(Side(side), symbol, snap.order_qty, market.bid if market else None,
+                             market.ask if market else None, held)
         self.push_screen(ticket, self._on_ticket)
 
     def _on_ticket(self, result: OrderTicketResult | None) -> None:

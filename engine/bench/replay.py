@@ -1,38 +1,23 @@
 """Replay parsing benchmark: how fast recorded files turn into engine events (no engine work).
 
-The end-to-end figure through the engine is measured elsewhere; this isolates the venue.
+`end_to_end` measures the same files through the whole engine, so the two figures compare.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
+from engine.bench.recordings import ws_paths
 from engine.core.events import BarEvent, BookEvent, FeedStatus, TradeEvent
+from engine.core.hardware import hardware_info
+from engine.paths import recorded_data_dir
 from engine.venues.replay import ReplayVenue
 
 
-def hardware_info() -> dict:
-    """What the figures were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(terse=True)}
-
-
-def parse_only(paths: list[Path]) -> tuple[int, float]:
-    """(events, seconds) to iterate every event the replay venue yields for `paths`."""
-    venue = ReplayVenue(paths)
-    t0 = time.perf_counter()
-    n = sum(1 for _ in venue.iter_events())
-    return n, time.perf_counter() - t0
+def default_files() -> list[Path]:
+    """The benchmark's own files (both symbols' WebSocket recordings) in the recorded data folder."""
+    return ws_paths(recorded_data_dir())
 
 
 def run_replay_bench(paths: list[Path]) -> dict:

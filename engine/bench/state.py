@@ -1,6 +1,6 @@
 """`tickdesk bench state`: how long one full state build takes on real recorded data.
 
-Two workloads, both from ../shared/data:
+Two workloads, both from the recorded data folder (engine/bench/recordings.py names the files):
 - "book": Binance spot ETHUSDT + BTCUSDT WebSocket recordings (trades + L2 diff depth,
   ~10 min), replayed through MarketState; a state is built every `step_s` of event time.
   This exercises the tick, 1s, COB and liquidity paths.
@@ -14,31 +14,22 @@ The data is read by the venue parsers (`ReplayVenue`, `read_bars`), as a replay 
 from __future__ import annotations
 
 import heapq
-import os
-import platform
 import time
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
+from engine.bench.recordings import KLINES_1M, WS_RECORDINGS, ws_paths
 from engine.core.clock import EventClock
+from engine.core.hardware import hardware_info
 from engine.core.units import NS_PER_S
 from engine.market.state import MarketState
 from engine.features.schema import SCHEMA
 from engine.features.builder import StateBuilder
+from engine.paths import recorded_data_dir
 from engine.venues.klines import read_bars
 from engine.venues.replay import ReplayVenue
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-WS_FILES = {
-    "ETH/USDT": ("spot_ethusdt_20240808.gz", "spot_ethusdt_20240809.gz"),
-    "BTC/USDT": ("spot_btcusdt_20240808.gz", "spot_btcusdt_20240809.gz"),
-}
-KLINE_FILES = {
-    "ETH/USDT": "bybit_linear_ethusdt_1m_20250530-20250629.csv.gz",
-    "BTC/USDT": "bybit_linear_btcusdt_1m_20250530-20250629.csv.gz",
-}
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -46,9 +37,9 @@ def _percentiles(samples: list[float]) -> dict:
     return {"n": len(a), "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
 
 
-def bench_book(n: int, step_s: float = 0.3, data: Path = DATA) -> dict:
-    events = list(ReplayVenue([data / "binance_ws_hftbacktest" / f for files in WS_FILES.values() for f in files]).iter_events())
-    market = MarketState(tuple(WS_FILES), EventClock())
+def bench_book(n: int, data: Path, step_s: float = 0.3) -> dict:
+    events = list(ReplayVenue(ws_paths(data)).iter_events())
+    market = MarketState(tuple(WS_RECORDINGS), EventClock())
     builder = StateBuilder()
     times: list[float] = []
     next_ns = None
@@ -66,9 +57,9 @@ def bench_book(n: int, step_s: float = 0.3, data: Path = DATA) -> dict:
     return _percentiles(times)
 
 
-def bench_bars(n: int, data: Path = DATA) -> dict:
-    streams = {sym: list(islice(read_bars(data / "bybit_klines_cobra0506" / f, sym), n + 300)) for sym, f in KLINE_FILES.items()}
-    market = MarketState(tuple(KLINE_FILES), EventClock())
+def bench_bars(n: int, data: Path) -> dict:
+    streams = {sym: list(islice(read_bars(data / f, sym), n + 300)) for sym, f in KLINES_1M.items()}
+    market = MarketState(tuple(KLINES_1M), EventClock())
     market.load_history([b for bars in streams.values() for b in bars[:300]])
     builder = StateBuilder()
     times: list[float] = []
@@ -81,18 +72,9 @@ def bench_bars(n: int, data: Path = DATA) -> dict:
     return _percentiles(times)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def run_state_bench(n: int = 2000, data: Path = DATA) -> dict:
+def run_state_bench(n: int = 2000, data: Path | None = None) -> dict:
     """Build-time percentiles on both workloads, the state dimension and the hardware."""
+    data = data or recorded_data_dir()
     if not data.is_dir():
         raise FileNotFoundError(f"recorded market data not found at {data}")
     return {
@@ -102,14 +84,14 @@ def run_state_bench(n: int = 2000, data: Path = DATA) -> dict:
         "schema": SCHEMA.fingerprint,
         "book": bench_book(n, data=data),
         "bars": bench_bars(n, data=data),
-        "hardware": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "hardware": hardware_info(),
     }
 
 
 def format_state_bench(result: dict) -> str:
     hw = result["hardware"]
     lines = [
-        f"state dim {result['dim']} (seed blocks {result['seed_dim']}), market tensor "
+        f"state dim {result['dim']} ({result['seed_dim']:,} + {result['dim'] - result['seed_dim']} position features), market tensor "
         f"{result['market_tensor'][0]}x{result['market_tensor'][1]}, schema {result['schema']}",
     ]
     for name, label in (("book", "ticks + L2 book (Binance spot WS)"), ("bars", "1m bars, new bar every build (Bybit)")):

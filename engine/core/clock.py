@@ -33,10 +33,9 @@ class EventClock:
 
 
 def parse_speed(text: str | float | None) -> float | None:
-    """`max` -> None (no pacing); a positive number -> that factor. Raises ValueError."""
-    if text is None:
-        return 1.0
-    if isinstance(text, str) and text.strip().lower() == "max":
+    """`max` -> None (no pacing); a positive number (or its text) -> that factor. Raises
+    ValueError. Idempotent: an already parsed speed (a factor, or None) comes back as it is."""
+    if text is None or isinstance(text, str) and text.strip().lower() == "max":
         return None
     speed = float(text)
     if not speed > 0 or speed == float("inf"):

@@ -51,6 +51,22 @@ def check_qty(value: float, what: str = "qty", allow_zero: bool = False) -> floa
     return v
 
 
+def check_levels(levels: np.ndarray) -> np.ndarray:
+    """Return (n, 2) price/qty book levels if every level is usable (finite, price > 0,
+    qty >= 0, where qty 0 deletes a level); raise InvalidEvent otherwise. Empty is usable."""
+    if levels.size == 0:
+        return levels
+    if levels.ndim != 2 or levels.shape[1] != 2:
+        raise InvalidEvent("malformed", f"book levels shape {levels.shape}")
+    if not np.isfinite(levels).all():
+        raise InvalidEvent("non_finite_price", "book level not finite")
+    if (levels[:, 0] <= 0).any():
+        raise InvalidEvent("non_positive_price", "book level price <= 0")
+    if (levels[:, 1] < 0).any():
+        raise InvalidEvent("bad_qty", "book level qty < 0")
+    return levels
+
+
 @dataclass(frozen=True, slots=True)
 class TradeEvent:
     """A market trade print. `aggressor` is the taker's side."""
@@ -86,17 +102,8 @@ class BookEvent:
     prev_id: int | None = None
 
     def validate(self) -> "BookEvent":
-        for levels in (self.bids, self.asks):
-            if levels.size == 0:
-                continue
-            if levels.ndim != 2 or levels.shape[1] != 2:
-                raise InvalidEvent("malformed", f"book levels shape {levels.shape}")
-            if not np.isfinite(levels).all():
-                raise InvalidEvent("non_finite_price", "book level not finite")
-            if (levels[:, 0] <= 0).any():
-                raise InvalidEvent("non_positive_price", "book level price <= 0")
-            if (levels[:, 1] < 0).any():
-                raise InvalidEvent("bad_qty", "book level qty < 0")
+        check_levels(self.bids)
+        check_levels(self.asks)
         return self
 
 
@@ -118,8 +125,6 @@ class BarEvent:
 
     @property
     def end_ns(self) -> int:
-        from engine.core.units import TIMEFRAME_NS
-
         return self.ts_ns + TIMEFRAME_NS[self.timeframe]
 
     def validate(self) -> "BarEvent":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol, TypedDict
+from typing import Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 
@@ -24,8 +24,8 @@ from engine.core.enums import ModelName, Side
 class StateArrays:
     """One decision state as the models read it (shapes in `engine/features/schema.py`)."""
 
-    vector: np.ndarray          # (SCHEMA.size,) float32
-    market_tensor: np.ndarray   # (WINDOW, channels) float32
+    vector: np.ndarray          # (SCHEMA.dim,) float32
+    market_tensor: np.ndarray   # (SCHEMA.market_channels, SCHEMA.market_steps) float32
     cob: np.ndarray             # (COB_FEATURES,) float32
 
     @classmethod
@@ -102,6 +102,7 @@ class ModelMetrics(TypedDict):
     device: str
 
 
+@runtime_checkable
 class Learner(Protocol):
     """The models as the engine uses them. Training calls are queued to the models' own
     thread and return Futures; `predict` runs on the caller's thread on frozen copies."""

@@ -1,4 +1,4 @@
-"""The 48-feature consolidated-order-book (COB) vector of research/models.md §3.3.
+"""The 48-feature consolidated-order-book (COB) vector, indexed below.
 
 It is the COB model's input. Book history is kept in one-second buckets over the last
 300 s (last mid, L1 and multi-level order-flow imbalance, band depths), so windows are

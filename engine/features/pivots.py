@@ -1,9 +1,10 @@
 """Williams market structure: causal, incremental, recursive swing pivots.
 
-Level 1 comes from bars, level k from the pivots of level k-1 (research/models.md §1.2).
+Level 1 comes from bars, level k from the pivots of level k-1.
 Every pivot records the time of its bar and the time it became *known* (the close of the
 bar that confirmed it); nothing here ever revises a pivot once emitted, so features built
-from the pivots known at time t cannot change when later bars arrive (the §1.3 bug).
+from the pivots known at time t cannot change when later bars arrive (a pivot dated to its
+own bar, before the bar that confirmed it, would leak the future into earlier states).
 
 Level-1 rules, applied to closed bars in order:
 - Inside bar (high <= reference high and low >= reference low, where the reference is the
@@ -18,7 +19,7 @@ Level-1 rules, applied to closed bars in order:
 Level k >= 2 uses the same tie rule on the sequence of level-(k-1) highs (and lows), and a
 level-k point is known when its right neighbour at level k-1 is known.
 
-Timeframes (measured on 30 days of real ETH 1m bars, see tests/unit/test_pivots.py and the
+Timeframes (measured on 30 days of real ETH 1m bars, see tests/engine/features/test_pivots.py and the
 module constant below): one recursion level thins pivots by ~x4, so 300 bars hold ~130 L1
 but ~1 L4 and no L5 pivots. The five state levels therefore use two chains: levels 1-3 of a
 1m chain and levels 1-2 of a 1h chain (1h L1 ~ one pivot per 2.3 h, the scale of 1m L4;
@@ -197,7 +198,7 @@ EXPECTED_PER_300 = {("1m", 1): 101.0, ("1m", 2): 26.0, ("1m", 3): 6.0, ("1h", 1)
 
 
 def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float, now_s: float) -> np.ndarray:
-    """The 50 features of one level (research/models.md §1.5), from pivots known by now_s.
+    """The 50 features of one level, from pivots known by now_s.
 
     `bars` are the level timeframe's closed bars (oldest first, the newest has index
     chain.bars_seen - 1); `close` is the reference price (newest 1m close). Distances are in

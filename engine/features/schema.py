@@ -2,9 +2,9 @@
 
 This is the contract between the state builder (engine/features/builder.py) and the models:
 models size their inputs from it and refuse checkpoints saved under another schema.
-The seed document's blocks sum to 15,798 floats, not the "~13,400" it states
-(3,000 + 9,600 + 2,400 + 512 + 16 + 250 + 20 = 15,798); a small position/account block
-is appended after them.
+The market and model blocks sum to 15,798 floats: ETH ticks 3,000 + ETH 1s/1m/1h/1d bars
+9,600 + BTC 1m bars 2,400 + CNN hidden 512 + CNN predictions 16 + pivots 250 + regime 20.
+The 8-float position/account block comes last, for 15,806 in all.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ HORIZONS: tuple[tuple[str, int], ...] = (("1m", 60), ("5m", 300), ("15m", 900), 
 LABELLED_HORIZONS: tuple[tuple[str, int], ...] = HORIZONS[:3]
 CNN_PREDICTIONS = len(HORIZONS) * 4
 POSITION_FEATURES = 8
-COB_FEATURES = 48  # the COB model's own input (research/models.md §3.3); not part of the state vector
+COB_FEATURES = 48  # the COB model's own input (listed in engine/features/cob.py); not part of the state vector
 
 # Time-series blocks: these also form the CNN's market tensor (features as channels x time).
 TIME_BLOCKS: tuple[Block, ...] = (
@@ -71,7 +71,7 @@ class FeatureSchema:
 
     @property
     def seed_dim(self) -> int:
-        """The seed document's blocks only (everything but the position block)."""
+        """The market and model blocks only: everything but the position block."""
         return sum(b.size for b in self.blocks if b.name != "position")
 
     def offsets(self) -> dict[str, tuple[int, int]]:

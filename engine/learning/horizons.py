@@ -1,23 +1,32 @@
-"""Multi-horizon outcomes (seed Phase 3): what the market did 1m, 5m and 15m after a signal.
+"""Multi-horizon outcomes: what the market did 1m, 5m and 15m after a decision.
 
 Every `every_s` of event time one decision's market tensor is kept; as each horizon passes
-its realised return is recorded, and at the last horizon the labels go to the CNN. A move
-smaller than the round-trip cost is labelled "flat" (no trade), not skipped: selective
-training defined by cost (research/models.md §4.5), not by an arbitrary threshold.
+its realised return is recorded, and at the last horizon the labels are persisted and go to
+the CNN. A move smaller than the round-trip cost is labelled "flat" (a trade would not have
+paid), not skipped: which moves are worth learning is defined by what trading costs, not by
+an arbitrary threshold.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core.units import NS_PER_S
+from engine.core.units import BP, NS_PER_S
+from engine.decision.ports import HorizonLabels, Learner
+from engine.features.schema import HORIZONS, LABELLED_HORIZONS
+from storage.ledger import Ledger
 
-HORIZONS_S = (60, 300, 900)
-HORIZON_NAMES = {60: "1m", 300: "5m", 900: "15m"}
+log = logging.getLogger("engine.learning.horizons")
+
+HORIZONS_S = tuple(s for _, s in LABELLED_HORIZONS)
+HORIZON_NAMES = {s: name for name, s in LABELLED_HORIZONS}
 CLASS_NAMES = ("down", "flat", "up")
 
 
@@ -34,7 +43,7 @@ class Pending:
 class MaturedLabels:
     signal_id: str
     market_tensor: np.ndarray
-    labels: dict[str, dict | None]              # the CNN's label mapping (60m not tracked: None)
+    labels: HorizonLabels                       # every CNN horizon; unlabelled ones None
     rows: list[tuple[str, int, float, str, int]]  # horizon_outcomes rows for the ledger
 
 
@@ -71,10 +80,10 @@ class HorizonLabeler:
         for item in self.pending:
             for h in HORIZONS_S:
                 if h not in item.returns_bp and now_ns - item.ts_ns >= h * NS_PER_S:
-                    item.returns_bp[h] = math.log(price / item.price) * 1e4
+                    item.returns_bp[h] = math.log(price / item.price) * BP
         while self.pending and len(self.pending[0].returns_bp) == len(HORIZONS_S):
             item = self.pending.popleft()
-            labels: dict[str, dict | None] = {"60m": None}
+            labels: dict = dict.fromkeys(name for name, _ in HORIZONS)
             rows = []
             for h, r in item.returns_bp.items():
                 c = label_of(r, self.cost_bp)
@@ -82,3 +91,39 @@ class HorizonLabeler:
                 rows.append((item.signal_id, h, r, CLASS_NAMES[c], now_ns))
             done.append(MaturedLabels(item.signal_id, item.market_tensor, labels, rows))
         return done
+
+
+class LabelTraining:
+    """Matured labels go to the ledger, then to the CNN off the event loop, one task each.
+
+    `flush_signals` writes the decision signals still batched in memory first, so every
+    horizon outcome row refers to a signal the ledger holds."""
+
+    def __init__(self, labeler: HorizonLabeler, learner: Learner, ledger: Callable[[], Ledger],
+                 flush_signals: Callable[[], object], now_ns: Callable[[], int]) -> None:
+        self.labeler = labeler
+        self._learner = learner
+        self._ledger = ledger
+        self._flush_signals = flush_signals
+        self._now_ns = now_ns
+        self._tasks: set[asyncio.Task] = set()
+
+    def advance(self, now_ns: int, price: float | None) -> None:
+        for matured in self.labeler.advance(now_ns, price):
+            task = asyncio.create_task(self._train(matured))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _train(self, matured: MaturedLabels) -> None:
+        try:
+            await self._flush_signals()
+            ledger = self._ledger()
+            await ledger.record_horizon_outcomes(matured.rows)
+            events = await asyncio.wrap_future(self._learner.submit_cnn_labels(matured.market_tensor, matured.labels))
+            await ledger.complete_training(None, events, self._now_ns(), kind="horizon_label")
+        except Exception:
+            log.exception("horizon-label training failed for signal %s", matured.signal_id)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -21,7 +21,12 @@ import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from engine.core.enums import ModelName, Side
+from engine.core.units import BP, NS_PER_S
+from engine.decision.ports import Learner, StateArrays, TradeExperience, TrainingEvent
+from engine.decision.signal import Signal
 from engine.learning.reward import Reward, RewardCalculator, RewardInput
+from engine.learning.signals_store import load_signal
 from engine.learning.tracker import SignalPositionTracker
 from storage.ledger import Ledger, decode_state_arrays
 
@@ -42,12 +47,12 @@ def experience_tags(trade: Mapping[str, Any], context: Mapping[str, Any]) -> dic
     pos = context.get("range_pos_1h")
     extrema = pos is not None and (pos <= EXTREMUM_BAND or pos >= 1.0 - EXTREMUM_BAND)
     notional = trade["qty"] * trade["entry_price"]
-    move_bp = abs(trade["exit_price"] / trade["entry_price"] - 1.0) * 1e4
-    fees_bp = trade["fees"] / notional * 1e4 if notional > 0 else 0.0
+    move_bp = abs(trade["exit_price"] / trade["entry_price"] - 1.0) * BP
+    fees_bp = trade["fees"] / notional * BP if notional > 0 else 0.0
     clear = move_bp > 0 and move_bp >= CLEAR_MOVE_FEES * fees_bp
     sigma = context.get("sigma_1m_bp")
     if clear and sigma:
-        hold_min = max((trade["exit_ns"] - trade["entry_ns"]) / 60e9, 1.0)
+        hold_min = max((trade["exit_ns"] - trade["entry_ns"]) / (60 * NS_PER_S), 1.0)
         clear = move_bp >= CLEAR_MOVE_SIGMAS * sigma * math.sqrt(hold_min)
     return {"extrema": bool(extrema), "clear_move": bool(clear)}
 
@@ -58,9 +63,9 @@ class OutcomeProcessor:
         ledger: Callable[[], Ledger],
         calculator: RewardCalculator,
         tracker: SignalPositionTracker,
-        trainer: Any | None,
+        trainer: Learner | None,
         schema_fingerprint: str,
-        on_done: Callable[[dict[str, Any], Reward | None, list[dict]], None],
+        on_done: Callable[[dict[str, Any], Reward | None, list[TrainingEvent]], None],
     ) -> None:
         self._ledger = ledger
         self.calculator = calculator
@@ -70,7 +75,6 @@ class OutcomeProcessor:
         self.on_done = on_done
         self.queue: asyncio.Queue[Any] = asyncio.Queue()  # trade ids, or RESTORE_DQN_EXPERIENCE
         self._task: asyncio.Task | None = None
-        self.failures = 0
 
     def start(self) -> None:
         if self.trainer is not None:
@@ -110,7 +114,6 @@ class OutcomeProcessor:
                 else:
                     await self.process(item)
             except Exception:
-                self.failures += 1
                 if item is RESTORE_DQN_EXPERIENCE:
                     log.exception("could not refill the DQN replay memory from the ledger; it starts empty")
                 else:
@@ -124,12 +127,12 @@ class OutcomeProcessor:
         if row is None:
             return
         signal = await self._signal_for(row)
-        context = ((signal or {}).get("outputs") or {}).get("context") or {}
+        context = signal.context if signal is not None else {}
         reward: Reward | None = None
         if row["reward"] is None:
             reward = self.calculator.compute(RewardInput(
                 pnl=row["pnl"], entry_price=row["entry_price"], exit_price=row["exit_price"], qty=row["qty"],
-                fees=row["fees"], side=row["side"], hold_s=(row["exit_ns"] - row["entry_ns"]) / 1e9,
+                fees=row["fees"], side=row["side"], hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S,
                 balance=float(context.get("balance") or 0.0), sigma_1m_bp=context.get("sigma_1m_bp"),
             ))
             await ledger.record_reward(trade_id, reward.preset, reward.final, reward.components, row["exit_ns"])
@@ -156,43 +159,33 @@ class OutcomeProcessor:
             log.info("DQN replay memory refilled with %d closed trade(s) from the ledger", restored)
         return restored
 
-    async def _signal_for(self, row: dict[str, Any]) -> dict[str, Any] | None:
+    async def _signal_for(self, row: dict[str, Any]) -> Signal | None:
         """The opening signal with its state: from the tracker, or rebuilt from the ledger."""
-        entry = self.tracker.get_signal_for_position(row["id"])
-        if entry is not None:
-            return entry["signal"]
-        if not row["signal_id"]:
-            return None
-        ledger = self._ledger()
-        signal = await ledger.get_signal(row["signal_id"])
-        if signal is None:
-            return None
-        stored = await ledger.load_signal_state(row["signal_id"])
-        if stored is not None and stored[0] == self.schema:
-            signal["state"] = stored[1]
-        elif stored is not None:
-            log.warning("signal %s was saved under another feature schema; not training on it", row["signal_id"])
-        return signal
+        signal = self.tracker.take(row["id"])
+        if signal is not None or not row["signal_id"]:
+            return signal
+        return await load_signal(self._ledger(), row["signal_id"], self.schema)
 
-    async def _train(self, row: dict[str, Any], signal: dict[str, Any] | None, reward: float) -> list[dict]:
-        if signal is None or self.trainer is None or "state" not in signal:
+    async def _train(self, row: dict[str, Any], signal: Signal | None, reward: float) -> list[TrainingEvent]:
+        if signal is None or self.trainer is None or signal.state is None:
             return []
-        weights = {m: float(w) for m, w in (signal.get("contributions") or {}).items() if w and w > 0}
+        weights = {ModelName(m): float(w) for m, w in signal.contributions.items() if w and w > 0}
         if not weights:
             return []
-        signal_data = {
-            "models_used": weights,
-            "state": signal["state"],
-            "next_state": None,
-            "action": row["side"],
-            "cnn_labels": None,
-            **experience_tags(row, (signal.get("outputs") or {}).get("context") or {}),
-        }
-        trade_record = {"pnl": row["pnl"], "side": row["side"], "hold_time_s": (row["exit_ns"] - row["entry_ns"]) / 1e9}
-        return await asyncio.wrap_future(self.trainer.submit_trade_outcome(signal_data, trade_record, reward))
+        experience = TradeExperience(
+            state=signal.state, side=Side(row["side"]), reward=reward, weights=weights, pnl=row["pnl"],
+            hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, **experience_tags(row, signal.context),
+        )
+        return await asyncio.wrap_future(self.trainer.submit_trade_outcome(experience))
 
 
-def _transitions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ledger rows -> the trainer's DQN transitions (decompresses the state arrays)."""
-    return [{"state": decode_state_arrays(r["arrays"]), "action": r["side"], "reward": r["reward"],
-             "weight": r["weight"], **experience_tags(r, r["context"])} for r in rows]
+def _transitions(rows: list[dict[str, Any]]) -> list[TradeExperience]:
+    """Ledger rows -> the DQN's stored experiences (decompresses the state arrays)."""
+    return [
+        TradeExperience(
+            state=StateArrays.from_mapping(decode_state_arrays(r["arrays"])), side=Side(r["side"]), reward=r["reward"],
+            weights={ModelName.DQN: r["weight"]}, hold_s=(r["exit_ns"] - r["entry_ns"]) / NS_PER_S,
+            **experience_tags(r, r["context"]),
+        )
+        for r in rows
+    ]

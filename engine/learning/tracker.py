@@ -1,33 +1,25 @@
-"""SignalPositionTracker (seed "Signal-Position Linking"): which signal opened which position.
+"""Which signal opened which position, so a closed trade trains the models that made it.
 
 In memory for speed; the ledger holds the same links (written in the fill's transaction), so
-`restore` rebuilds it after a restart and open positions still know their signal."""
+the restore at start rebuilds it and open positions still know their signal after a restart.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from engine.decision.signal import Signal
 
 
 class SignalPositionTracker:
     def __init__(self) -> None:
-        self.active_trades: dict[str, dict[str, Any]] = {}
+        self._by_position: dict[str, Signal] = {}
 
-    def register_signal(self, signal_id: str, signal_data: dict[str, Any], position_id: str) -> None:
-        """Store the signal's context when its position opens."""
-        self.active_trades[position_id] = {
-            "signal_id": signal_id,
-            "signal": signal_data,
-            "entry_ns": signal_data.get("ts_ns"),
-            "market_state": signal_data.get("state"),
-            "models_used": dict(signal_data.get("contributions", {})),
-        }
+    def register(self, position_id: str, signal: Signal) -> None:
+        """Keep the opening signal (with its state) while its position is open."""
+        self._by_position[position_id] = signal
 
-    def get_signal_for_position(self, position_id: str) -> dict[str, Any] | None:
-        """The signal a closing position was opened by (removed from the tracker)."""
-        return self.active_trades.pop(position_id, None)
-
-    def restore(self, entries: dict[str, dict[str, Any]]) -> None:
-        self.active_trades.update(entries)
+    def take(self, position_id: str) -> Signal | None:
+        """The signal a closing position was opened by, removed from the tracker."""
+        return self._by_position.pop(position_id, None)
 
     def __len__(self) -> int:
-        return len(self.active_trades)
+        return len(self._by_position)

@@ -26,9 +26,10 @@ TICK_WINDOW = 4096  # recent trades kept per symbol (for tick features and the U
 
 @dataclass(slots=True)
 class SymbolCounters:
+    """Events applied per kind, for the market pane and the session summary."""
+
     trades: int = 0
     book_updates: int = 0
-    bars: int = 0
 
 
 class SymbolMarket:
@@ -143,7 +144,6 @@ class MarketState:
                 self.rejected.add("duplicate")
                 return False
             m.bars.on_bar(event)
-            m.counters.bars += 1
             self._record_price(event.symbol, event.end_ns, event.close)
         m.last_ts_ns = event.ts_ns
         if self.feed_state is FeedState.STARTING:

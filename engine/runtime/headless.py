@@ -1,6 +1,7 @@
 """`tickdesk run`: the engine without a UI. Progress goes to stderr, the summary to JSON.
 
-Never imports textual. The summary's keys are a contract (DESIGN.md); extend, don't break.
+Never imports textual. The summary's keys are a contract that scripts read (documented in
+the README): extend them, never rename or drop one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.runtime.engine import Engine
+from engine.views.projection import model_views
 
 log = logging.getLogger("engine.runtime.headless")
 
@@ -53,7 +55,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
     models = {
         m.name: {"steps": m.steps, "last_loss": m.last_loss, "nan_skips": m.nan_skips, "device": m.device,
                  **loss_trend(list(m.losses))}
-        for m in engine.model_views()
+        for m in model_views(engine.metrics())
     }
     return {
         "venue": engine.venue.name,
@@ -70,7 +72,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "pnl": sum(t["pnl"] for t in session_closed),
         "fees": sum(t["fees"] for t in session_closed),
         "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
-        "training_events": engine.training_counts(),
+        "training_events": dict(engine.session_training),
         "models_status": engine.models_status,
         "models": models,
         "win_rate_rolling_20": stats.rolling_20,

@@ -1,21 +1,26 @@
-"""Assembles an Engine from settings: venue, ledger path and, when they can run, the models.
-Both front ends (TUI and headless) and the tests build engines through here."""
+"""The composition root: assembles an Engine from settings (venue, executor, ledger path and,
+when they can run, the models). Both front ends (TUI and headless) and the tests build
+engines through here. It is the only module of the engine that imports `models` (lazily, so
+`tickdesk --help` and the headless command without models never load PyTorch); everything
+else sees the models only through `engine.decision.ports.Learner`."""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from engine.config import ConfigError, Settings
+from engine.decision.ports import Learner
 from engine.runtime.engine import Engine
+from engine.trading.orders import Executor
 from engine.venues.factory import make_venue
 
 log = logging.getLogger("engine.runtime.wiring")
 
 
-def make_trainer(settings: Settings, data_source: str) -> tuple[Any | None, str]:
+def make_trainer(settings: Settings, data_source: str) -> tuple[Learner | None, str]:
     """(trainer, status). Never raises: models that cannot run disable predictions, with the
     reason shown in the UI and the summary; nothing downstream ever sees a made-up output."""
     if not settings.models.enabled:
@@ -35,7 +40,7 @@ def make_trainer(settings: Settings, data_source: str) -> tuple[Any | None, str]
     return trainer, f"models ready on {trainer.device}"
 
 
-def make_executor(settings: Settings) -> Any | None:
+def make_executor(settings: Settings) -> Executor | None:
     """The live executor when live orders are on (live venue only); None means paper."""
     if not settings.trading.live_orders:
         return None

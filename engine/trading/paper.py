@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.market.book import OrderBook
-from engine.core.enums import Side
+from engine.core.enums import Side, Source
 from engine.trading.portfolio import Fill
 
 
@@ -26,7 +26,7 @@ class OrderRequest:
     symbol: str
     side: Side
     qty: float
-    source: str = "manual"       # manual | auto | rule
+    source: Source = Source.MANUAL
     signal_id: str | None = None
 
 

@@ -13,9 +13,10 @@ import math
 import uuid
 from dataclasses import dataclass, field, replace
 
-from engine.core.enums import Side
+from engine.core.enums import Side, Source
 from engine.core.events import InvalidEvent, check_price, check_qty
 from engine.core.units import NS_PER_S
+from engine.features.builder import PositionInfo
 
 QTY_EPS = 1e-12
 
@@ -29,7 +30,7 @@ class Fill:
     price: float          # volume-weighted fill price
     fee: float            # in quote currency
     slippage: float       # |price - touch| * qty, in quote currency
-    source: str           # manual | auto | rule
+    source: Source        # who sent the order
     signal_id: str | None = None
     order_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
@@ -42,7 +43,7 @@ class Position:
     qty: float
     entry_price: float     # volume-weighted over the fills that built it
     opened_ns: int
-    source: str            # who opened it: manual | auto
+    source: Source         # who opened it: manual | auto
     signal_id: str | None
     entry_qty: float       # total quantity ever added (for the closed-trade record)
     exit_qty: float = 0.0
@@ -70,9 +71,9 @@ class ClosedTrade:
     gross_pnl: float
     fees: float
     pnl: float             # net of fees (entry and exit)
-    source: str            # who opened it (manual | auto), or "rule" if a risk rule closed it
-    open_source: str
-    close_source: str
+    source: Source         # who opened it (manual | auto), or RULE if a risk rule closed it
+    open_source: Source
+    close_source: Source
     signal_id: str | None
 
     @property
@@ -174,7 +175,7 @@ class Portfolio:
                     entry_price=pos.entry_price, exit_price=closing.exit_value / closing.exit_qty,
                     entry_ns=pos.opened_ns, exit_ns=fill.ts_ns, gross_pnl=closing.realized,
                     fees=closing.fees, pnl=closing.realized - closing.fees,
-                    source="rule" if fill.source == "rule" else pos.source,
+                    source=Source.RULE if fill.source == Source.RULE else pos.source,
                     open_source=pos.source, close_source=fill.source, signal_id=pos.signal_id,
                 )
                 left = fill.qty - reduce
@@ -195,3 +196,11 @@ class Portfolio:
             self.positions[plan.fill.symbol] = plan.after
         self.balance = plan.balance_after
         self.fees_paid = plan.fees_after
+
+
+def position_info(pos: Position | None, *, configured_qty: float, equity: float, start_equity: float) -> PositionInfo:
+    """The position and account block of the model state for an open position (or none)."""
+    if pos is None:
+        return PositionInfo(configured_qty=configured_qty, equity=equity, start_equity=start_equity)
+    return PositionInfo(side=pos.side.sign, qty=pos.qty, entry_price=pos.entry_price, entry_ns=pos.opened_ns,
+                        configured_qty=configured_qty, equity=equity, start_equity=start_equity)

@@ -19,28 +19,18 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Iterator
 
-from engine.core.units import TIMEFRAME_NS
 from engine.core.events import BarEvent, InvalidEvent, RejectCounter
-from engine.core.units import NS_PER_S
-from engine.venues.binance_ws import binance_to_ccxt
+from engine.core.units import NS_PER_S, TIMEFRAME_NS
+from engine.venues.symbols import name_tokens, symbol_from_name
 
 _TF_TOKEN = re.compile(r"^\d+[smhdw]$")
-_SPLIT = re.compile(r"[-_.\s]+")
 _TIME_COLUMNS = ("open_time_ms", "open_time", "timestamp_ms", "timestamp")
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
-def symbol_from_name(path: Path) -> str | None:
-    """`ETHUSDT-1m-2022-08-14.zip` / `bybit_linear_ethusdt_1m_...` -> `ETH/USDT`."""
-    for token in _SPLIT.split(path.name):
-        if token.isalpha() and (sym := binance_to_ccxt(token)):
-            return sym
-    return None
-
-
 def timeframe_from_name(path: Path) -> str | None:
     """`ETHUSDT-1m-...` -> `1m` (any `<n><unit>` token; validated against the engine's later)."""
-    for token in _SPLIT.split(path.name):
+    for token in name_tokens(path):
         if _TF_TOKEN.match(token):
             return token
     return None

@@ -11,13 +11,13 @@ event is never stamped earlier than the one before it (the clamp is at most the 
 the exchange's trade and book streams). A book without an exchange timestamp (Binance REST
 depth) takes the symbol's latest event time, or the wall clock before any. Book events are
 top-of-book snapshots (`book_depth` levels per side): ccxt maintains the full book itself.
+ccxt's structures become validated events in engine/venues/ccxt_parse.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
@@ -27,21 +27,11 @@ from typing import Any, AsyncIterator, Callable
 import ccxt
 import ccxt.async_support
 import ccxt.pro
-import numpy as np
 
-from engine.core.enums import FeedState, Side
+from engine.core.enums import FeedState
+from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
 from engine.core.units import NS_PER_MS, TIMEFRAME_NS
-from engine.core.events import (
-    BarEvent,
-    BookEvent,
-    Event,
-    FeedStatus,
-    InvalidEvent,
-    RejectCounter,
-    TradeEvent,
-    check_price,
-    check_qty,
-)
+from engine.venues.ccxt_parse import book_levels, closed_bars, trade_fields
 
 log = logging.getLogger(__name__)
 
@@ -153,22 +143,8 @@ class LiveVenue:
                     self._count_error(exc)
                     log.warning("no %s %s history from %s: %s", symbol, tf, self.exchange_id, type(exc).__name__)
                     continue
-                bars += self._bars(symbol, tf, rows[-self.history_bars :], now_ms)
+                bars += closed_bars(symbol, tf, rows[-self.history_bars :], now_ms, self.rejected)
         return bars
-
-    def _bars(self, symbol: str, tf: str, rows: list, now_ms: int) -> list[BarEvent]:
-        out = []
-        step_ms = TIMEFRAME_NS[tf] // NS_PER_MS
-        for row in rows:
-            try:
-                if row[0] + step_ms > now_ms:
-                    continue  # still forming
-                out.append(BarEvent(int(row[0]) * NS_PER_MS, symbol, tf, *(float(x) for x in row[1:6])).validate())
-            except InvalidEvent as exc:
-                self.rejected.add(exc.reason)
-            except (TypeError, ValueError, IndexError):
-                self.rejected.add("malformed")
-        return out
 
     async def _load_markets(self) -> dict:
         """ccxt caches whatever a load parsed, even from a malformed body: reload until it lists ours."""
@@ -316,13 +292,9 @@ class LiveVenue:
             if tid is not None and not self._seen[symbol].add(str(tid)):
                 continue
             try:
-                price, qty = check_price(t.get("price")), check_qty(t.get("amount"))
-                side = Side(t.get("side"))
+                price, qty, side = trade_fields(t)
             except InvalidEvent as exc:
                 self.rejected.add(exc.reason)
-                continue
-            except ValueError:
-                self.rejected.add("malformed")
                 continue
             if t.get("timestamp") is not None:
                 self._last_trade_ms[symbol] = max(self._last_trade_ms[symbol] or 0, int(t["timestamp"]))
@@ -332,17 +304,13 @@ class LiveVenue:
 
     async def _emit_book(self, symbol: str, book: dict) -> None:
         try:
-            bids = np.array([lvl[:2] for lvl in book["bids"][: self.book_depth]], dtype=np.float64).reshape(-1, 2)
-            asks = np.array([lvl[:2] for lvl in book["asks"][: self.book_depth]], dtype=np.float64).reshape(-1, 2)
-            ev = BookEvent(0, symbol, bids, asks, True, last_id=book.get("nonce")).validate()
-        except (KeyError, TypeError, ValueError) as exc:
-            self.rejected.add(exc.reason if isinstance(exc, InvalidEvent) else "malformed")
-            return
-        if len(bids) and len(asks) and bids[0, 0] >= asks[0, 0]:
-            self.rejected.add("crossed_book")
+            bids, asks = book_levels(book, self.book_depth)
+        except InvalidEvent as exc:
+            self.rejected.add(exc.reason)
             return
         self._stats[symbol]["book_updates"] += 1
-        await self._queue.put(dataclasses.replace(ev, ts_ns=self._stamp(symbol, book.get("timestamp"))))
+        await self._queue.put(BookEvent(self._stamp(symbol, book.get("timestamp")), symbol, bids, asks, True,
+                                        last_id=book.get("nonce")))
 
     async def close(self) -> None:
         self._closed = True

@@ -6,9 +6,10 @@ diffs against the previous book. The live venue hands over top-of-book snapshots
 is computed here (changed levels, and qty 0 for levels gone); the diffs' U/u ids number the
 recording's own book updates (U == previous u + 1), because not every exchange has update ids.
 `E`/`T` carry the exchange's timestamps. The exchange's 1m bars for the session (from the
-minute of its first event, in exchange time) are written at the end as `open_time_ms,open,high,low,close,volume` CSV (gzip). File names keep the symbol
+minute of its first event, in exchange time) are written at the end as
+`open_time_ms,open,high,low,close,volume` CSV (gzip). File names keep the symbol
 (`binance_ethusdt_20240808-235414.gz`) so replay can tell it; symbols whose quote asset
-`engine.venues.binance_ws.QUOTES` does not know need `symbol_overrides` when replayed.
+`engine.venues.symbols.QUOTES` does not know need `symbol_overrides` when replayed.
 """
 
 from __future__ import annotations
@@ -25,17 +26,12 @@ from typing import IO, Any, Callable
 
 import ccxt
 
-from engine.core.units import NS_PER_MS
 from engine.core.events import BookEvent, TradeEvent
+from engine.core.units import NS_PER_MS
 from engine.venues.live import LiveVenue
+from engine.venues.symbols import ccxt_to_stream
 
 log = logging.getLogger(__name__)
-
-
-
-def _key(symbol: str) -> str:
-    """`ETH/USDT` (or `ETH/USDT:USDT`) -> `ethusdt`, the stream-name form."""
-    return symbol.partition(":")[0].replace("/", "").lower()
 
 
 def _levels(arr) -> dict[float, float]:
@@ -47,7 +43,7 @@ class _SymbolWriter:
 
     def __init__(self, path: Path, symbol: str) -> None:
         self.path = path
-        self.stream = _key(symbol)
+        self.stream = ccxt_to_stream(symbol)
         self._fh: IO[str] = gzip.open(path, "wt", encoding="utf-8")
         self._book: tuple[dict[float, float], dict[float, float]] | None = None
         self._u = 0
@@ -117,7 +113,7 @@ class Recorder:
         """Record until `duration_s` of wall time has passed (None: until cancelled). Returns a summary."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        writers = {s: _SymbolWriter(self.out_dir / f"{self.exchange_id}_{_key(s)}_{stamp}.gz", s) for s in self.symbols}
+        writers = {s: _SymbolWriter(self.out_dir / f"{self.exchange_id}_{ccxt_to_stream(s)}_{stamp}.gz", s) for s in self.symbols}
         first_ns: int | None = None  # session start in exchange time
         try:
             async with asyncio.timeout(duration_s):
@@ -160,7 +156,7 @@ class Recorder:
             rows = [r for r in rows if r[0] + 60_000 <= now_ms]
             if not rows:
                 continue
-            path = self.out_dir / f"{self.exchange_id}_{_key(symbol)}_1m_{stamp}.csv.gz"
+            path = self.out_dir / f"{self.exchange_id}_{ccxt_to_stream(symbol)}_1m_{stamp}.csv.gz"
             with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
                 out = csv.writer(fh)
                 out.writerow(["open_time_ms", "open", "high", "low", "close", "volume"])

@@ -23,6 +23,7 @@ from typing import AsyncIterator, Iterator
 from engine.core.enums import FeedState
 from engine.core.events import BarEvent, Event, FeedStatus, RejectCounter
 from engine.venues import binance_ws, klines
+from engine.venues.symbols import symbol_from_name
 
 YIELD_EVERY = 2048  # events between hand-backs to the event loop
 _DATES = re.compile(r"\d{6,8}")
@@ -63,7 +64,7 @@ class ReplayVenue:
                 raise ValueError(f"data file not found: {path}")
             forced = overrides.get(path.resolve())
             if binance_ws.is_recording(path):
-                sym = forced or klines.symbol_from_name(path) or binance_ws.first_symbol(path)
+                sym = forced or symbol_from_name(path) or binance_ws.first_symbol(path)
                 if sym is None:
                     raise ValueError(f"{path.name}: cannot tell the symbol; pass symbol_overrides")
                 series = _DATES.sub("", path.name)
@@ -72,7 +73,7 @@ class ReplayVenue:
                                      "replay one, or name them apart with symbol_overrides")
                 self._recordings.setdefault(sym, []).append(path)
             elif klines.is_bar_file(path):
-                sym = forced or klines.symbol_from_name(path)
+                sym = forced or symbol_from_name(path)
                 if sym is None:
                     raise ValueError(f"{path.name}: cannot tell the symbol; pass symbol_overrides")
                 self._bars.append((sym, path))

@@ -1,11 +1,11 @@
 """Immutable views of the engine for front ends. The TUI renders these at <= 10 Hz and
-never reaches into live engine objects, so rendering can never race the feed."""
+never reaches into live engine objects, so rendering can never race the feed. Every field
+here is rendered somewhere (a pane, the status line, the order ticket)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
+from engine.core.units import BP
 from engine.views.stats import WinStats
 
 
@@ -28,7 +28,7 @@ class MarketView:
     def spread_bp(self) -> float | None:
         if self.spread is None or self.bid is None or self.ask is None:
             return None
-        return 1e4 * self.spread / ((self.bid + self.ask) / 2)
+        return BP * self.spread / ((self.bid + self.ask) / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,6 @@ class PositionView:
     upnl: float | None
     hold_s: float
     source: str
-    signal_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +56,9 @@ class TradeView:
     fees: float
     hold_s: float
     source: str
-    exit_ns: int
     reward: float | None
     reward_components: dict[str, float] | None
     models: dict[str, float]
-    trained: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +89,17 @@ class EngineSnapshot:
     rejected: int
     events_per_s: float | None
     db_path: str
-    balance: float
     equity: float
+    order_qty: float                # the traded symbol's configured order size (the ticket's default)
     markets: tuple[MarketView, ...]
     positions: tuple[PositionView, ...]
     trades: tuple[TradeView, ...]           # newest first
-    reward_log: tuple[str, ...]             # newest first
     stats: WinStats
     auto: bool
     auto_available: bool
     models_status: str                      # "ready …" or why predictions are disabled
     models: tuple[ModelView, ...] = ()
-    last_signal: dict[str, Any] | None = None
-    messages: tuple[str, ...] = field(default_factory=tuple)
+    messages: tuple[str, ...] = field(default_factory=tuple)  # newest first: risk closes, refusals
 
     def market(self, symbol: str) -> MarketView | None:
         return next((m for m in self.markets if m.symbol == symbol), None)

@@ -18,6 +18,7 @@ class TradeOutcome:
     open_source: str
     dominant_model: str | None
     exit_ns: int
+    trade_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def outcomes_from_rows(rows: Iterable[dict]) -> list[TradeOutcome]:
     out = [
         TradeOutcome(
             pnl=r["pnl"], reward=r.get("reward"), source=r["source"], open_source=r["open_source"],
-            dominant_model=dominant_model(r.get("models")), exit_ns=r["exit_ns"],
+            dominant_model=dominant_model(r.get("models")), exit_ns=r["exit_ns"], trade_id=r["id"],
         )
         for r in rows
     ]

@@ -1,9 +1,12 @@
 import subprocess
 import sys
+import tomllib
 
 import pytest
+from pydantic import BaseModel
 
-from engine.config import ConfigError, load_settings
+from engine import paths
+from engine.config import ConfigError, Settings, load_settings
 from tests.conftest import REPO
 
 
@@ -31,7 +34,8 @@ def test_user_file_overrides_and_unknown_key_is_named(tmp_path):
         ('[venue]\nkind = "moon"\n', "venue.kind"),
         ('[venue]\nsymbols = ["ETHUSDT"]\ntraded = "ETHUSDT"\n', "venue.symbols"),
         ('[engine]\nspeed = "fast"\n', "engine.speed"),
-        ('[trading]\norder_qty = { "ETH/USDT" = 0 }\n', "trading.order_qty"),
+        ('[trading]\norder_qty = { "ETH/USDT" = 0 }\n', "trading.order_qty.ETH/USDT"),
+        ('[sim]\nprices = { "BTC/USDT" = nan }\n', "sim.prices.BTC/USDT"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path, text, key):
@@ -54,3 +58,35 @@ def test_cli_exits_2_with_one_line_reason(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "cli.py"), "run", "--speed", "0", "--db", str(tmp_path / "x.db")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "engine.speed" in proc.stderr
+
+
+def _fields(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield f"{prefix}{name}", field
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _fields(field.annotation, f"{prefix}{name}.")
+
+
+def test_defaults_live_only_in_the_shipped_config():
+    with_default = [key for key, field in _fields(Settings) if not field.is_required()]
+    assert not with_default, f"in-code defaults (config.toml is the one source): {with_default}"
+    shipped = tomllib.loads(paths.shipped_config().read_text())
+    sections = {key for key, _ in _fields(Settings) if "." not in key}
+    assert set(shipped) == sections and all(set(shipped[s]) == set(Settings.model_fields[s].annotation.model_fields)
+                                            for s in sections), "config.toml must set every key"
+
+
+def test_the_shipped_config_is_the_root_file_and_the_one_packaged():
+    assert paths.shipped_config() == REPO / "config.toml"
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = [(REPO / pkg / pattern).resolve() for pkg, patterns in package_data.items() for pattern in patterns
+               if pattern.endswith("config.toml")]
+    assert shipped == [REPO / "config.toml"], "the wheel must carry the root config.toml"
+
+
+def test_speed_is_parsed_once_in_the_settings():
+    assert load_settings(use_user_config=False).engine.speed == 1.0
+    unpaced = load_settings(use_user_config=False, overrides={"engine": {"speed": "max"}}).engine
+    assert unpaced.speed is None and unpaced.speed_text == "max"
+    fast = load_settings(use_user_config=False, overrides={"engine": {"speed": "20"}}).engine
+    assert fast.speed == 20.0 and fast.speed_text == "20"

@@ -44,21 +44,10 @@ def test_trades_json_lists_closed_trades_with_the_contract_fields(tmp_path):
     import asyncio
 
     from engine.core.enums import Side
-    from tests.helpers import sim_engine
+    from tests.helpers import run_round_trip, sim_engine
 
     db = tmp_path / "t.db"
-
-    async def session():
-        engine = sim_engine(str(db))
-        await engine.start()
-        await engine.run(30)
-        await engine.submit(Side.BUY)
-        await engine.run(20)
-        await engine.close_position()
-        await engine.drain()
-        await engine.close()
-
-    asyncio.run(session())
+    asyncio.run(run_round_trip(sim_engine(str(db)), Side.BUY))
     proc = cli("trades", "--json", "--db", str(db))
     assert proc.returncode == 0, proc.stderr
     [trade] = json.loads(proc.stdout)

@@ -10,6 +10,7 @@ from engine.config import load_settings
 from engine.core.enums import Side
 from engine.runtime.headless import run_headless
 from engine.runtime.wiring import create_engine
+from tests.helpers import run_round_trip
 
 SPOT = ["spot_ethusdt_20240808.gz", "spot_ethusdt_20240809.gz", "spot_btcusdt_20240808.gz", "spot_btcusdt_20240809.gz"]
 
@@ -142,14 +143,10 @@ async def test_without_models_manual_trades_still_get_rewards_and_no_training(tm
         "storage": {"db": str(tmp_path / "nm.db")}, "engine": {"speed": "max"}, "models": {"enabled": False}})
     engine = create_engine(settings)
     assert not engine.auto_available and "disabled" in engine.models_status
+    closed = await run_round_trip(engine, Side.SELL, before_s=20, keep_open=True)
     try:
-        await engine.start()
-        await engine.run(20)
-        await engine.submit(Side.SELL)
-        await engine.run(20)
-        await engine.close_position()
-        await engine.drain()
         [row] = await engine.ledger.closed_trades()
+        assert row["id"] == closed.id
         assert row["reward"] is not None and row["trained"] == [] and row["signal_id"].startswith("M")
         signal = await engine.ledger.get_signal(row["signal_id"])
         assert "disabled" in signal["outputs"]["models"]

@@ -1,8 +1,15 @@
-"""Record from the loopback exchange for a bounded time, then replay the files: the same trades
-and book come back through ReplayVenue."""
+"""Record from the loopback exchange for a fixed number of polls, then replay the files: the
+same trades and book come back through ReplayVenue.
+
+The recording stops on a count of venue events, not on wall time: `Recorder.run` only knows a
+wall-clock duration, so the test ends the venue's event stream itself once three polls have
+been delivered (each REST poll ends with one book event, after its trades). Three polls, so
+trades served again by the later polls are shown to be recorded once. The wall-clock duration
+is only a hang guard."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from pathlib import Path
@@ -14,15 +21,41 @@ from engine.venues.recorder import Recorder
 from engine.venues.replay import ReplayVenue
 
 
+POLLS = 3
+HANG_GUARD_S = 120.0
+
+
+def stop_after_polls(recorder: Recorder, polls: int) -> dict[str, int]:
+    """End the recorder's venue stream after `polls` book events; returns live counts."""
+    seen = {"trades": 0, "books": 0}
+    events = recorder.venue.events
+
+    async def counted():
+        async with contextlib.aclosing(events()) as stream:
+            async for ev in stream:
+                seen["trades"] += isinstance(ev, TradeEvent)
+                seen["books"] += isinstance(ev, BookEvent)
+                yield ev
+                if seen["books"] >= polls:
+                    return
+
+    recorder.venue.events = counted
+    return seen
+
+
 async def test_record_then_replay_round_trip(shared_data: Path, tmp_path: Path):
     server = await BinanceLoopback(recorded_routes(shared_data)).start()
     try:
         recorder = Recorder("binance", ("BTC/USDT",), tmp_path, exchange_factory=server.exchange,
-                            use_websockets=False, poll_interval_s=0.05)
-        summary = await recorder.run(duration_s=0.6)
+                            use_websockets=False, poll_interval_s=0.0)
+        seen = stop_after_polls(recorder, POLLS)
+        summary = await recorder.run(duration_s=HANG_GUARD_S)
     finally:
         await server.stop()
-    assert summary["trades"] == {"BTC/USDT": 1000} and summary["book_lines"]["BTC/USDT"] >= 1
+    assert seen["books"] == POLLS, f"stopped by the hang guard after {seen}, not by the poll count"
+    assert server.requests.count("GET /api/v3/aggTrades") >= POLLS
+    assert seen["trades"] == 1000 and summary["trades"] == {"BTC/USDT": 1000}, "re-served trades recorded once"
+    assert summary["book_lines"] == {"BTC/USDT": 1}, "an unchanged book is written once, as the snapshot"
 
     venue = ReplayVenue([Path(f) for f in summary["files"]])
     assert venue.symbols == ("BTC/USDT",)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from engine.core.enums import ModelName, Side
+from engine.decision.ports import StateArrays, TradeExperience
 from engine.features.schema import SCHEMA
 from models.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
 from models.trainer import Trainer
@@ -46,10 +48,10 @@ def test_save_load_round_trip_is_atomic(tmp_path) -> None:
 def test_trainer_round_trip_restores_weights_versions_and_counts(tmp_path) -> None:
     v, m, c = _inputs()
     first = Trainer("cpu", tmp_path, "sim", seed=0, dqn_batch_size=2)
-    state = {"vector": v, "market_tensor": m, "cob": c}
+    weights = {ModelName.CNN: 0.3, ModelName.DQN: 0.4, ModelName.COB_RL: 0.3}
     for reward in (1.0, -0.5, 0.7):
-        first.train_on_trade_outcome({"models_used": {"cnn": 0.3, "dqn": 0.4, "cob_rl": 0.3}, "state": state,
-                                      "action": "buy"}, {"pnl": reward}, reward)
+        trade = TradeExperience(StateArrays(v, m, c), Side.BUY, reward, weights, pnl=reward)
+        first.submit_trade_outcome(trade).result(timeout=60)
     before = first.predict(v, m, c)
     first.close()
     torch.manual_seed(123)  # a fresh model would differ
@@ -60,7 +62,8 @@ def test_trainer_round_trip_restores_weights_versions_and_counts(tmp_path) -> No
     np.testing.assert_array_equal(after.dqn_q, before.dqn_q)
     np.testing.assert_array_equal(after.cob_logits, before.cob_logits)
     assert second.metrics()["cob_rl"]["steps"] == 3
-    assert second.data_sources["cnn"] == ["sim"]
+    assert second.registry.data_sources["cnn"] == ["sim"]
+    assert second.dqn.updates == first.dqn.updates == 2  # the DQN warmed up on the first trade
     second.close()
     assert load_checkpoint(checkpoint_path(tmp_path, "cnn"), "cnn")["data_sources"] == ["live", "sim"]
 
@@ -68,7 +71,7 @@ def test_trainer_round_trip_restores_weights_versions_and_counts(tmp_path) -> No
 def _fresh_start_after(tmp_path, caplog, bad_name: str, expect: str) -> None:
     with caplog.at_level(logging.WARNING, logger="models.checkpoints"):
         trainer = Trainer("cpu", tmp_path, "sim")
-    assert trainer.versions["cnn"] == 0
+    assert trainer.stats.versions["cnn"] == 0
     assert not (tmp_path / "cnn.pt").exists() and (tmp_path / bad_name).exists()
     assert any(expect in r.getMessage() and "starts fresh" in r.getMessage() for r in caplog.records)
     trainer.predict(*_inputs())  # and it still predicts

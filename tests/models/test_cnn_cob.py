@@ -84,7 +84,7 @@ def test_cnn_loss_falls_on_a_learnable_sequence_task() -> None:
 
 
 def test_cob_learns_imbalance_to_direction() -> None:
-    """Feature 16 is the L1 queue imbalance (research §3.3 order); the price moves its way,
+    """Feature 16 is the L1 queue imbalance (engine/features/cob.py); the price moves its way,
     so BUY pays +|move| when it is positive and SELL when it is negative."""
     rng = np.random.default_rng(0)
     agent = COBRLAgent()

@@ -63,7 +63,7 @@ def test_double_dqn_target_uses_online_argmax_and_target_value() -> None:
 
 def test_agent_update_uses_the_double_dqn_target() -> None:
     agent = _agent(dim=2)
-    agent.online = _linear([[1.0, 0.0], [0.0, 1.0]])
+    agent.net = _linear([[1.0, 0.0], [0.0, 1.0]])  # the online network
     agent.target = _linear([[0.0, 5.0], [0.0, 3.0]])
     batch = _batch(states=[[3.0, 1.0]], actions=[0], rewards=[0.5], next_states=[[1.0, 2.0]], dones=[0.0])
     _, td = agent.learn(batch)

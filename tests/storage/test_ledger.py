@@ -2,7 +2,8 @@ import sqlite3
 
 import pytest
 
-from engine.core.enums import Side
+from engine.core.enums import Side, Source
+from engine.decision.signal import Signal
 from engine.trading.portfolio import Fill, Portfolio
 from storage.db import SchemaTooNew, open_db
 from storage.ledger import Ledger
@@ -13,8 +14,8 @@ async def test_fill_close_round_trip_and_pending_training(tmp_path):
     ledger = await Ledger.open(tmp_path / "l.db")
     await ledger.load_account(1000.0)
     p = Portfolio(1000.0)
-    await ledger.record_signal({"id": "S1", "ts_ns": 1, "symbol": "ETH/USDT", "kind": "manual", "action": "buy",
-                                "contributions": {"cnn": 0.5, "dqn": 0.5}, "venue": "sim"})
+    await ledger.record_signals([Signal("S1", 1, "ETH/USDT", Source.MANUAL, Side.BUY, "sim",
+                                        contributions={"cnn": 0.5, "dqn": 0.5})])
     plan = p.plan_fill(Fill(1, "ETH/USDT", Side.BUY, 1.0, 100.0, 0.02, 0.0, "manual", "S1"))
     await ledger.record_fill(plan, "sim", ("S1", {"cnn": 0.5, "dqn": 0.5}))
     p.apply(plan)

@@ -27,7 +27,7 @@ def snapshot() -> EngineSnapshot:
         models = {"cnn": 0.2, "dqn": 0.2, "cob_rl": 0.2} | {lead: 0.6}
         exit_ns = T0 + (i + 1) * 90 * 10**9
         trades.append(TradeView(f"P{i}", "ETH/USDT", "buy" if i % 2 else "sell", 0.5, 2600.0, 2600.0 + pnl * 2,
-                                pnl, 0.52, 60.0, source, exit_ns, reward, comps, models, ("cnn", "dqn", "cob_rl")))
+                                pnl, 0.52, 60.0, source, reward, comps, models))
         outcomes.append(TradeOutcome(pnl, reward, source, "manual" if source == "manual" else "auto", lead, exit_ns))
     trades.reverse()
     losses = {
@@ -39,8 +39,8 @@ def snapshot() -> EngineSnapshot:
     return EngineSnapshot(
         venue="sim", venue_label="SIM", symbols=("ETH/USDT", "BTC/USDT"), traded="ETH/USDT", event_ns=T0 + 600 * 10**9,
         feed_state="connected", feed_detail="", paused=False, speed="1", events=1000, rejected=0, events_per_s=None,
-        db_path=":memory:", balance=10_000.0, equity=10_000.0, markets=(), positions=(), trades=tuple(trades),
-        reward_log=(), stats=win_stats(outcomes, 600 * 10**9), auto=True, auto_available=True,
+        db_path=":memory:", equity=10_000.0, order_qty=0.5, markets=(), positions=(), trades=tuple(trades),
+        stats=win_stats(outcomes, 600 * 10**9), auto=True, auto_available=True,
         models_status="models ready on cpu", models=models,
     )
 

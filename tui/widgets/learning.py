@@ -14,7 +14,8 @@ from tui import format as fmt
 
 MODEL_LABELS = {"cnn": "CNN", "dqn": "DQN", "cob_rl": "COB"}
 MODEL_COLORS = {"cnn": "cyan", "dqn": "magenta", "cob_rl": "yellow"}
-# reward components in the order of the seed's formula (comprehensive) or §4.2 (normalised)
+# reward components in the order the comprehensive reward sums them (pnl, time, risk, consistency,
+# streak), then the normalised preset's (net return and holding-horizon volatility, in bp)
 COMPONENT_LABELS = (("pnl", "pnl%"), ("time", "time"), ("risk", "risk"), ("consistency", "cons"),
                     ("streak", "strk"), ("return_bp", "ret bp"), ("sigma_h_bp", "σh bp"))
 
@@ -117,11 +118,15 @@ class StatusLine(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         feed_style = {"connected": "green", "streaming": "green", "recovered": "green", "stale": "bold red", "reconnecting": "yellow", "ended": "yellow"}
         t.append(f"feed {snap.feed_state}", style=feed_style.get(snap.feed_state, ""))
+        if snap.feed_detail and snap.feed_state in ("stale", "reconnecting", "gap", "ended"):
+            t.append(f" ({snap.feed_detail})", style=feed_style.get(snap.feed_state, ""))
         rate = "—" if snap.events_per_s is None else f"{snap.events_per_s:,.0f}"
         t.append(f" · {rate} ev/s · {snap.events:,} ev")
         if snap.rejected:
             t.append(f" · {snap.rejected} rejected", style="yellow")
         t.append(f" · equity {fmt.price(snap.equity)}")
         t.append(f" · auto {'ON' if snap.auto else 'off'}", style="bold green" if snap.auto else "dim")
+        if snap.messages:
+            t.append(f" · {snap.messages[0]}", style="yellow")
         t.append(f" · db {snap.db_path}", style="dim")
         self.update(t)

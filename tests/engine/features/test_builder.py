@@ -7,7 +7,6 @@ from itertools import islice
 import numpy as np
 import pytest
 
-from engine.bench.state import KLINE_FILES, WS_FILES
 from engine.market.book import OrderBook
 from engine.core.clock import EventClock
 from engine.features.cob import CobTracker
@@ -17,6 +16,7 @@ from engine.features.schema import SCHEMA
 from engine.features.builder import StateBuilder, position_block
 from engine.venues.klines import read_bars
 from engine.venues.replay import ReplayVenue
+from tests.recorded import KLINES_1M, WS_DAY1
 
 SYMS = ("ETH/USDT", "BTC/USDT")
 
@@ -24,7 +24,7 @@ SYMS = ("ETH/USDT", "BTC/USDT")
 @pytest.fixture(scope="module")
 def bars_market(shared_data):
     """300 warm-up 1m bars per symbol, then 400 more replayed bar by bar."""
-    streams = {s: list(islice(read_bars(shared_data / "bybit_klines_cobra0506" / f, s), 700)) for s, f in KLINE_FILES.items()}
+    streams = {s: list(islice(read_bars(shared_data / f, s), 700)) for s, f in KLINES_1M.items()}
     market = MarketState(SYMS, EventClock())
     market.load_history([b for bars in streams.values() for b in bars[:300]])
     builder = StateBuilder()
@@ -37,7 +37,7 @@ def bars_market(shared_data):
 @pytest.fixture(scope="module")
 def ws_market(shared_data):
     """About two minutes of real Binance spot trades and L2 book for both symbols."""
-    venue = ReplayVenue([shared_data / "binance_ws_hftbacktest" / files[0] for files in WS_FILES.values()])
+    venue = ReplayVenue([shared_data / f for f in WS_DAY1.values()])
     events = list(islice(venue.iter_events(), 7_000))
     market = MarketState(SYMS, EventClock())
     builder = StateBuilder()

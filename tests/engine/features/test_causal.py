@@ -1,6 +1,6 @@
-"""No-rewrite tests (research/models.md §1.3, smart-money-concepts#101): replay real data,
-record features at time t, keep feeding later data, and check that what was known at t is
-never revised and that a replay stopped at t reproduces it exactly."""
+"""No-rewrite tests: replay real data, record features at time t, keep feeding later data, and
+check that what was known at t is never revised (a pivot dated before the bar that confirmed
+it would leak the future) and that a replay stopped at t reproduces it exactly."""
 
 import heapq
 from itertools import islice
@@ -8,13 +8,13 @@ from itertools import islice
 import numpy as np
 import pytest
 
-from engine.bench.state import KLINE_FILES, WS_FILES
 from engine.core.clock import EventClock
 from engine.core.units import NS_PER_S
 from engine.market.state import MarketState
 from engine.features.pivots import HIGH, LOW
 from engine.venues.klines import read_bars
 from engine.venues.replay import ReplayVenue
+from tests.recorded import KLINES_1M, WS_DAY1
 
 SYMS = ("ETH/USDT", "BTC/USDT")
 CHECKPOINTS = (350, 700)  # bars replayed after warm-up
@@ -22,7 +22,7 @@ CHECKPOINTS = (350, 700)  # bars replayed after warm-up
 
 @pytest.fixture(scope="module")
 def klines(shared_data):
-    return {s: list(islice(read_bars(shared_data / "bybit_klines_cobra0506" / f, s), 1300)) for s, f in KLINE_FILES.items()}
+    return {s: list(islice(read_bars(shared_data / f, s), 1300)) for s, f in KLINES_1M.items()}
 
 
 def replay_bars(klines, stop, record=()):
@@ -93,7 +93,7 @@ def replay_ws(events, stop_ns):
 
 
 def test_cob_and_tick_features_never_rewritten(shared_data):
-    venue = ReplayVenue([shared_data / "binance_ws_hftbacktest" / files[0] for files in WS_FILES.values()])
+    venue = ReplayVenue([shared_data / f for f in WS_DAY1.values()])
     events = list(islice(venue.iter_events(), 4_200))  # about 70 s of both symbols
     end = events[-1].ts_ns
     stops = (events[0].ts_ns + (end - events[0].ts_ns) // 2, end)

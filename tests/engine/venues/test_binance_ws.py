@@ -6,12 +6,15 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.market.book import OrderBook
 from engine.core.enums import Side
-from engine.core.events import BookEvent, FeedStatus, RejectCounter, TradeEvent
-from engine.venues.binance_ws import binance_to_ccxt, book_events, trade_events
+from engine.core.events import BookEvent, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+from engine.venues.binance_sync import parse_diff
+from engine.venues.binance_ws import book_events, trade_events
+from engine.venues.ccxt_parse import book_levels
 
 
 def _bbo_by_update_id(paths: list[Path]) -> dict[int, tuple[float, float]]:
@@ -128,8 +131,13 @@ def test_truncated_gzip_is_counted(tmp_path: Path):
     assert rejected.by_reason.get("truncated_file") == 1
 
 
-def test_symbol_names():
-    assert binance_to_ccxt("ethusdt") == "ETH/USDT"
-    assert binance_to_ccxt("BTCFDUSD") == "BTC/FDUSD"
-    assert binance_to_ccxt("ADABTC") == "ADA/BTC"
-    assert binance_to_ccxt("binance") is None
+@pytest.mark.parametrize("level, reason", [
+    (["nan", "1"], "non_finite_price"), (["0", "1"], "non_positive_price"), (["1", "-1"], "bad_qty")])
+def test_bad_book_levels_get_one_reason_everywhere(level, reason):
+    """Binance diffs, ccxt books and BookEvent itself refuse a level by the same rule and key."""
+    assert parse_diff(0, {"U": 1, "u": 1, "b": [level], "a": []}).bad == reason
+    with pytest.raises(InvalidEvent) as ccxt_book:
+        book_levels({"bids": [[float(x) for x in level]], "asks": []}, 20)
+    with pytest.raises(InvalidEvent) as event:
+        BookEvent(0, "ETH/USDT", np.array([level], dtype=float), np.empty((0, 2)), True).validate()
+    assert ccxt_book.value.reason == event.value.reason == reason

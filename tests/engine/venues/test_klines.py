@@ -9,7 +9,7 @@ import pytest
 
 from engine.core.events import RejectCounter
 from engine.core.units import NS_PER_S
-from engine.venues.klines import read_bars, symbol_from_name, timeframe_from_name
+from engine.venues.klines import read_bars, timeframe_from_name
 
 
 @pytest.mark.parametrize(
@@ -69,8 +69,6 @@ def test_unsupported_timeframe_and_unknown_symbol_are_clear_errors(shared_data, 
         list(read_bars(nameless))
 
 
-def test_names():
-    assert symbol_from_name(Path("bybit_linear_ethusdt_1m_20250530-20250629.csv.gz")) == "ETH/USDT"
-    assert symbol_from_name(Path("BTCUSD_PERP-1m-2022-10-24.zip")) == "BTC/USD"
+def test_timeframe_from_name():
     assert timeframe_from_name(Path("ETHUSDT-1h-2022-08-24.zip")) == "1h"
     assert timeframe_from_name(Path("mydata.csv")) is None

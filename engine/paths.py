@@ -1,0 +1,47 @@
+"""Every file-system location tickdesk reads or writes by default, in one place.
+
+`CODE_ROOT` is the folder that holds `cli.py`, `engine/` and `config.toml`: the checkout in a
+development tree, site-packages in an installed wheel (pyproject.toml ships `config.toml`
+there as package data of `engine`, so both layouts look alike). Per-user locations come from
+platformdirs and are computed on each call, so they follow HOME / XDG_* as the process sees them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "tickdesk"
+CODE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_config() -> Path:
+    """The shipped defaults: the only place any setting gets a default value."""
+    return CODE_ROOT / "config.toml"
+
+
+def user_config() -> Path:
+    """The user's overrides (`~/.config/tickdesk/config.toml` on Linux); optional."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def user_data_dir() -> Path:
+    """Where the ledger and checkpoints go unless the config names them (`~/.local/share/tickdesk`)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_ledger() -> Path:
+    """The SQLite ledger when `[storage] db` is empty."""
+    return user_data_dir() / "tickdesk.db"
+
+
+def default_checkpoint_dir() -> Path:
+    """Model checkpoints when `[models] checkpoint_dir` is empty."""
+    return user_data_dir() / "checkpoints"
+
+
+def recorded_data_dir() -> Path:
+    """Recorded market data (`../shared/data` beside the checkout): benchmarks and tests read it,
+    nothing copies it in, and an installed wheel has none unless placed there."""
+    return (CODE_ROOT.parent / "shared" / "data").resolve()
