@@ -1,9 +1,9 @@
 """Every file-system location tickdesk reads or writes by default, in one place.
 
-`CODE_ROOT` is the folder that holds `cli.py`, `engine/` and `config.toml`: the checkout in a
-development tree, site-packages in an installed wheel (pyproject.toml ships `config.toml`
-there as package data of `engine`, so both layouts look alike). Per-user locations come from
-platformdirs and are computed on each call, so they follow HOME / XDG_* as the process sees them.
+The shipped defaults are `engine/config.toml`, package data of `engine` (the repository's
+top-level `config.toml` is a link to it), so a checkout, an editable install and a wheel all
+find them beside this module. Per-user locations come from platformdirs and are computed on
+each call, so they follow HOME / XDG_* as the process sees them.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "tickdesk"
-CODE_ROOT = Path(__file__).resolve().parent.parent
+CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout (or site-packages when installed)
 
 
 def shipped_config() -> Path:
     """The shipped defaults: the only place any setting gets a default value."""
-    return CODE_ROOT / "config.toml"
+    return Path(__file__).resolve().parent / "config.toml"
 
 
 def user_config() -> Path:

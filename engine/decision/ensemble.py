@@ -11,6 +11,8 @@ is max(p, 1 - p). HOLD is not an action: a signal under the threshold simply doe
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine.core.enums import ModelName, Side
@@ -49,10 +51,17 @@ def model_p_buy(pred: Prediction) -> dict[str, float]:
 
 
 def combine(p_buy: dict[str, float], base: dict[str, float]) -> tuple[Side, float, dict[str, float]]:
-    """(action, confidence, contributions) from per-model P(buy) and base weights."""
-    raw = {m: base.get(m, 0.0) * (CONFIDENCE_FLOOR + abs(2.0 * p - 1.0)) for m, p in p_buy.items()}
+    """(action, confidence, contributions) from per-model P(buy) and base weights.
+
+    A model whose probability is not a finite number in [0, 1] does not vote (share 0):
+    one broken output must not poison the others' decision. Raises ValueError when no
+    model is left with a positive weight."""
+    valid = {m: p for m, p in p_buy.items() if math.isfinite(p) and 0.0 <= p <= 1.0}
+    raw = {m: base.get(m, 0.0) * (CONFIDENCE_FLOOR + abs(2.0 * p - 1.0)) if m in valid else 0.0 for m, p in p_buy.items()}
     total = sum(raw.values())
+    if not total > 0:
+        raise ValueError(f"no model can vote: probabilities {p_buy}, base weights {base}")
     contributions = {m: w / total for m, w in raw.items()}
-    p = sum(contributions[m] * p_buy[m] for m in p_buy)
+    p = sum(contributions[m] * valid[m] for m in valid)
     action = Side.BUY if p >= 0.5 else Side.SELL
     return action, max(p, 1.0 - p), contributions

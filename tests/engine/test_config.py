@@ -76,12 +76,12 @@ def test_defaults_live_only_in_the_shipped_config():
                                             for s in sections), "config.toml must set every key"
 
 
-def test_the_shipped_config_is_the_root_file_and_the_one_packaged():
-    assert paths.shipped_config() == REPO / "config.toml"
+def test_the_root_config_is_the_shipped_one_and_the_one_packaged():
+    assert (REPO / "config.toml").resolve() == paths.shipped_config(), "the root config.toml links to the shipped one"
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = [(REPO / pkg / pattern).resolve() for pkg, patterns in package_data.items() for pattern in patterns
                if pattern.endswith("config.toml")]
-    assert shipped == [REPO / "config.toml"], "the wheel must carry the root config.toml"
+    assert shipped == [paths.shipped_config()], "the wheel must carry the shipped config.toml"
 
 
 def test_speed_is_parsed_once_in_the_settings():

@@ -69,3 +69,14 @@ def test_shares_sum_to_one_and_the_action_follows_the_weighted_vote(p, w):
     assert m_shares == pytest.approx(shares) and m_confidence == pytest.approx(confidence)
     if abs(p_buy - 0.5) > 1e-9:
         assert m_action != action
+
+
+def test_a_broken_model_output_does_not_vote():
+    action, confidence, contributions = combine({"cnn": float("nan"), "dqn": 0.9, "cob_rl": 0.9}, BASE)
+    assert action == "buy" and confidence == pytest.approx(0.9)
+    assert contributions["cnn"] == 0.0 and sum(contributions.values()) == pytest.approx(1.0)
+
+
+def test_no_model_with_weight_is_an_error_not_a_division_by_zero():
+    with pytest.raises(ValueError, match="no model can vote"):
+        combine({"cnn": 0.6}, {"cnn": 0.0})
