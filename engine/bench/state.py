@@ -79,7 +79,7 @@ def run_state_bench(n: int = 2000, data: Path | None = None) -> dict:
         raise FileNotFoundError(f"recorded market data not found at {data}")
     return {
         "dim": SCHEMA.dim,
-        "seed_dim": SCHEMA.seed_dim,
+        "market_dim": SCHEMA.market_dim,
         "market_tensor": [SCHEMA.market_channels, SCHEMA.market_steps],
         "schema": SCHEMA.fingerprint,
         "book": bench_book(n, data=data),
@@ -91,7 +91,7 @@ def run_state_bench(n: int = 2000, data: Path | None = None) -> dict:
 def format_state_bench(result: dict) -> str:
     hw = result["hardware"]
     lines = [
-        f"state dim {result['dim']} ({result['seed_dim']:,} + {result['dim'] - result['seed_dim']} position features), market tensor "
+        f"state dim {result['dim']} ({result['market_dim']:,} + {result['dim'] - result['market_dim']} position features), market tensor "
         f"{result['market_tensor'][0]}x{result['market_tensor'][1]}, schema {result['schema']}",
     ]
     for name, label in (("book", "ticks + L2 book (Binance spot WS)"), ("bars", "1m bars, new bar every build (Bybit)")):

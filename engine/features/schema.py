@@ -70,7 +70,7 @@ class FeatureSchema:
         return sum(b.size for b in self.blocks)
 
     @property
-    def seed_dim(self) -> int:
+    def market_dim(self) -> int:
         """The market and model blocks only: everything but the position block."""
         return sum(b.size for b in self.blocks if b.name != "position")
 

@@ -1,22 +1,23 @@
-"""Rewards for closed trades: the seed's comprehensive formula, made sound, and the
-normalised preset of research/models.md §4.2.
+"""Rewards for closed trades: the comprehensive formula the product was designed around,
+made sound, and a normalised alternative.
 
-Comprehensive (seed "Comprehensive Reward Function"), term by term, with the guards that
-keep it finite and meaningful (research §4.1 measured the unguarded version exploding):
+Comprehensive, term by term, with the guards that keep it finite and meaningful (without
+them the formula explodes: a reward in USD, a dust-sized trade, or a z-score over one
+sample each produced values thousands of times the typical one):
 
     final = clip( pnl*10 + time + risk*2 + consistency*0.5 + streak, ±FINAL_CLIP )
 
 - pnl: the trade's net return in PERCENT of entry notional, after both fees. Pinning the
   unit is guard 1: in USD the reward spanned 0.2 to 35,000 depending on position size.
-- time: -0.001 per minute held beyond 5 minutes (as the seed).
+- time: -0.001 per minute held beyond 5 minutes.
 - risk: (pnl / balance) / (notional / balance), i.e. return per unit of balance at risk,
-  in percent, with the position fraction FLOORED at RISK_FLOOR (guard 2): the seed's
-  `+0.01` made a dust-sized trade worth ~90x the same return at full size.
+  in percent, with the position fraction FLOORED at RISK_FLOOR (guard 2): an additive
+  `+0.01` in the denominator made a dust-sized trade worth ~90x the same return at full size.
 - consistency: pnl / std(pnl of the last 20 trades), counted only once MIN_HISTORY trades
-  exist (guard 3: the seed divided by std of ONE sample + 0.001 on trade #2), with the std
+  exist (guard 3: dividing by the std of ONE sample + 0.001 on trade #2 explodes), with the std
   floored at STD_FLOOR_PCT (guard 4) and the z-score clipped to ±Z_CLIP.
 - streak: +0.02 per prior consecutive win (max 0.1) on a win, -0.05 per prior consecutive
-  loss (max 0.2) on a loss, as the seed.
+  loss (max 0.2) on a loss.
 - final: clipped to ±FINAL_CLIP (guard 5) so one outlier cannot dominate training.
 
 Normalised: the net log return in basis points divided by the entry-time volatility over

@@ -1,4 +1,6 @@
-"""`tickdesk trades`: closed trades from the ledger in the DESIGN.md JSON contract."""
+"""`tickdesk trades`: closed trades from the ledger, as a table or as the `trades --json`
+contract (one object per trade: signal, models, reward and its components, training);
+scripts read it, so fields are added, never renamed or removed."""
 
 from __future__ import annotations
 

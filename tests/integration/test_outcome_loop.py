@@ -64,7 +64,7 @@ async def test_auto_trading_on_sim_trains_every_closed_trade(tmp_path):
     summary = await run_headless(engine, 900, tmp_path / "s.json", progress=open("/dev/null", "w"))
     assert summary["trades_closed"] > 0 and summary["signals"] >= 890
     assert summary["avg_reward"] is not None and summary["win_rate"] is not None
-    # the seed's metrics: training frequency = close frequency, loss trend, win rate over time
+    # the learning metrics: training frequency = close frequency, loss trend, win rate over time
     assert max(summary["training_events"].values()) == summary["trades_closed"]
     assert summary["models"]["cnn"]["steps"] > 0 and summary["models"]["cnn"]["last_mean"] is not None
     assert summary["trades_per_hour"] > 0

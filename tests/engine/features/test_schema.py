@@ -26,7 +26,7 @@ def test_blocks_in_order_with_their_shapes():
 
 def test_dimensions():
     assert SCHEMA.dim == 15_806
-    assert SCHEMA.seed_dim == 15_798 == 3_000 + 9_600 + 2_400 + 512 + 16 + 250 + 20
+    assert SCHEMA.market_dim == 15_798 == 3_000 + 9_600 + 2_400 + 512 + 16 + 250 + 20
     assert SCHEMA.market_channels == 56 and SCHEMA.market_steps == 300
     assert COB_FEATURES == 48
 
