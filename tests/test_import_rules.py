@@ -6,7 +6,7 @@ The engine's stages, left to right; a module may import its own stage and stages
 
     engine.core < engine.config = engine.paths < engine.venues < engine.market
     < engine.features < engine.decision < engine.trading < engine.learning < engine.views
-    < engine.runtime < engine.bench
+    < engine.runtime < engine.evaluation < engine.bench
 
 storage imports nothing from the engine; models import only engine.core.*,
 engine.features.schema and engine.decision.ports (the seam); only the composition root
@@ -41,6 +41,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("engine.learning",),
     ("engine.views",),
     ("engine.runtime",),
+    ("engine.evaluation",),
     ("engine.bench",),
 )
 MODELS_MAY_IMPORT = ("engine.core", "engine.features.schema", "engine.decision.ports")
