@@ -71,6 +71,13 @@ class SimSettings(_Section):
     annual_vol_volatile: float = Field(gt=0, le=20)
     regime_switch_per_hour: float = Field(ge=0, le=3600)
     history_bars: int = Field(ge=0, le=5000)
+    edge: Literal["none", "momentum", "lead_lag", "imbalance"]
+    # The correlation of the edge's signal with the return it predicts; below 1, where the
+    # echo would replace the symbol's own noise entirely.
+    edge_strength: float = Field(ge=0, le=0.95)
+    lead_lag_s: float = Field(gt=0, le=3600)
+    momentum_s: float = Field(gt=0, le=3600)
+    imbalance_s: float = Field(gt=0, le=3600)
 
 
 def _speed(value: Any) -> float | None:
@@ -96,6 +103,7 @@ class TradingSettings(_Section):
     order_qty: PerSymbolAmount
     max_position_notional: float = Field(gt=0)
     taker_fee: float = Field(ge=0, lt=0.05)
+    bar_spread_bp: float = Field(ge=0, le=500)  # stated spread for fills on bars (no book), in bp
     live_orders: bool
 
 
@@ -113,6 +121,8 @@ class ModelSettings(_Section):
     base_weights: dict[Literal["cnn", "dqn", "cob_rl"], float]
     checkpoint_dir: str
     label_every_s: float = Field(gt=0)
+    label_batch_max: int = Field(ge=1, le=1024)
+    label_queue_max: int = Field(ge=1)
 
     @field_validator("base_weights")
     @classmethod

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from engine.core.enums import MODELS, ModelName, Side
-from engine.decision.ports import HorizonLabels, StateArrays, TradeExperience, TrainingEvent
+from engine.decision.ports import LabelledState, StateArrays, TradeExperience, TrainingEvent
 from models.cnn import DOWN, FLAT, HORIZON_SECONDS, UP, CNNLearner, labels_to_arrays
 from models.cob_rl import COBRLAgent
 from models.dqn import ACTIONS, DQNAgent
@@ -85,13 +86,24 @@ class TrainingPolicy:
         log_trade_trained(float(experience.pnl), reward)
         return events
 
-    def train_on_labels(self, market_tensor: np.ndarray, labels: HorizonLabels, weight: float) -> list[TrainingEvent]:
-        """One CNN step on a decision's matured multi-horizon labels (models/cnn.py format)."""
+    def train_on_labels(self, batch: Sequence[LabelledState]) -> list[TrainingEvent]:
+        """One CNN step on a batch of decisions' matured multi-horizon labels (models/cnn.py
+        format); one event for the step, weighted by the batch's mean weight.
+
+        Why one step per batch: labels can mature faster than the CNN steps through them one
+        at a time (a replay at max speed, a slow machine); a batch keeps each sample's loss
+        term as it was (w x (CE over its known horizons + Huber over its known returns)) and
+        averages them over the batch, so the step size does not grow with the batch."""
+        if not batch:
+            return []
         t0 = time.perf_counter()
-        classes, returns = labels_to_arrays(labels)
-        market = shaped(market_tensor, "market_tensor")[None]
-        loss = self.cnn.train_step(market, classes[None], returns[None], _column(weight))
-        return [self.stats.record(ModelName.CNN, weight, loss, t0, quiet=True)]
+        arrays = [labels_to_arrays(sample.labels) for sample in batch]
+        market = np.stack([shaped(sample.market_tensor, "market_tensor") for sample in batch])
+        classes = np.stack([c for c, _ in arrays])
+        returns = np.stack([r for _, r in arrays])
+        weights = np.array([sample.weight for sample in batch], np.float32)
+        loss = self.cnn.train_step(market, classes, returns, weights)
+        return [self.stats.record(ModelName.CNN, float(weights.mean()), loss, t0, quiet=True)]
 
     def restore_dqn(self, experiences: list[TradeExperience]) -> int:
         """Store closed trades the DQN held before a restart back into its replay memory,

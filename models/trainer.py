@@ -7,8 +7,9 @@ outcomes and matured CNN labels (models/policy.py), serves bounded synchronous i
 Threading. Training runs in one dedicated worker thread fed by a job queue; callers get a
 concurrent.futures.Future (await it with asyncio.wrap_future). A thread, not a process:
 torch releases the GIL inside every op, so the Python-level work left on the GIL between
-ops is small (measured: max event-loop lag ~6 ms during a 16-trade training burst; the test
-asserts < 50 ms). A process would have to ship each 63 KB state over IPC and, worse, ship
+ops is small (measured: max event-loop lag ~6 ms during a 16-trade training burst on an
+idle machine; tests/models/test_trainer.py asserts the loop keeps ticking through training,
+with bounds measured on a loaded 2-core machine). A process would have to ship each 63 KB state over IPC and, worse, ship
 the 15 MB of weights back after every update so inference sees them (measured: ~38 ms to
 serialise and load them, against ~3 ms for the in-process copy).
 
@@ -17,6 +18,16 @@ cores but one by default, leaving a core to the event loop, and inference runs o
 `infer_threads` (default 1). Why: on a 2-core machine with anything else busy, two OpenMP
 threads per op collapse at their barriers (measured while other processes loaded the CPU:
 batch-1 predict p50 44-80 ms on 2 threads vs 5.5 ms on 1; DQN updates 2.6/s vs 30/s).
+
+Determinism. `seed` seeds torch's generator before the three networks are built (so their
+initial weights) and the DQN's replay-sampling generator; nothing else in training draws
+random numbers. Jobs run one at a time in submission order, and each one's future resolves
+only after its weights are published to inference. So when the engine awaits every job
+before its next decision (lockstep, engine/learning/schedule.py), the weights after N jobs
+depend only on the jobs: bit-identical from run to run on one machine and torch build, on
+the CPU, with the thread counts fixed here (another intra-op thread count or CPU may round
+floats differently; CUDA kernels that use atomics are not bitwise repeatable). Back-pressure
+is the engine's: it keeps at most one label batch in this queue.
 """
 
 from __future__ import annotations
@@ -25,14 +36,14 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.decision.ports import HorizonLabels, ModelMetrics, Prediction, TradeExperience, TrainingEvent
+from engine.decision.ports import LabelledState, ModelMetrics, Prediction, TradeExperience, TrainingEvent
 from models.errors import ModelsUnavailable
 
 try:
@@ -162,10 +173,9 @@ class Trainer:
         """Queue training on a closed trade; resolves to one event per contributing model."""
         return self._submit(self._train, self.policy.train_on_outcome, experience)
 
-    def submit_cnn_labels(self, market_tensor: np.ndarray, labels: HorizonLabels,
-                          weight: float = 1.0) -> Future[list[TrainingEvent]]:
-        """Queue one CNN step on a decision's matured multi-horizon labels."""
-        return self._submit(self._train, self.policy.train_on_labels, market_tensor, labels, weight)
+    def submit_cnn_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
+        """Queue one CNN step on a batch of decisions' matured multi-horizon labels."""
+        return self._submit(self._train, self.policy.train_on_labels, list(batch))
 
     def submit_dqn_experience(self, experiences: list[TradeExperience]) -> Future[int]:
         """Queue storing the closed trades the DQN held before a restart back into its replay

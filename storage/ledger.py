@@ -173,6 +173,8 @@ class Ledger:
         `link` = (signal_id, contribution weights) registers the signal of a newly opened
         position in the same transaction, so no open position is ever without its signal.
         A closed trade is also queued in pending_training, so its training survives a crash.
+        The fill's model is stored with the fill, with a position it opens (its entry model)
+        and with the trade it closes (its exit model).
         """
         f = plan.fill
         db = self.conn
@@ -180,22 +182,24 @@ class Ledger:
             position_id = (plan.after or plan.before).id if plan.closed is None else plan.closed.id
             await db.execute("BEGIN")
             if plan.before is not None:  # the closed trade row carries the final figures
-                await self._upsert_position(plan.before, "closed" if plan.closed is not None else "open")
+                await self._upsert_position(plan.before, "closed" if plan.closed is not None else "open", f.fill_model)
             if plan.after is not None:
-                await self._upsert_position(plan.after, "open")
+                await self._upsert_position(plan.after, "open", f.fill_model)
             await db.execute(
-                "INSERT INTO fills (order_id, position_id, ts_ns, symbol, side, qty, price, fee, slippage, source, signal_id)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (f.order_id, position_id, f.ts_ns, f.symbol, f.side.value, f.qty, f.price, f.fee, f.slippage, f.source, f.signal_id),
+                "INSERT INTO fills (order_id, position_id, ts_ns, symbol, side, qty, price, fee, slippage, source, signal_id,"
+                " fill_model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (f.order_id, position_id, f.ts_ns, f.symbol, f.side.value, f.qty, f.price, f.fee, f.slippage, f.source,
+                 f.signal_id, f.fill_model),
             )
             if plan.closed is not None:
                 c = plan.closed
                 await db.execute(
                     "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, entry_ns, exit_ns,"
-                    " gross_pnl, fees, pnl, source, open_source, close_source, signal_id, venue)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " gross_pnl, fees, pnl, source, open_source, close_source, signal_id, venue, exit_fill_model)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (c.id, c.symbol, c.side.value, c.qty, c.entry_price, c.exit_price, c.entry_ns, c.exit_ns,
-                     c.gross_pnl, c.fees, c.pnl, c.source, c.open_source, c.close_source, c.signal_id, venue),
+                     c.gross_pnl, c.fees, c.pnl, c.source, c.open_source, c.close_source, c.signal_id, venue,
+                     f.fill_model),
                 )
                 await db.execute("INSERT INTO pending_training (trade_id, enqueued_ns) VALUES (?, ?)", (c.id, f.ts_ns))
             if link is not None and plan.after is not None and (plan.before is None or plan.after.id != plan.before.id):
@@ -209,15 +213,16 @@ class Ledger:
             await db.rollback()
             raise
 
-    async def _upsert_position(self, p, status: str) -> None:
+    async def _upsert_position(self, p, status: str, fill_model: str) -> None:
+        """`fill_model` is kept only when the row is new: it is the model of the opening fill."""
         await self.conn.execute(
             "INSERT INTO positions (id, symbol, side, qty, entry_price, opened_ns, source, signal_id, entry_qty,"
-            " exit_qty, exit_value, fees, realized, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " exit_qty, exit_value, fees, realized, status, entry_fill_model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET qty=excluded.qty, entry_price=excluded.entry_price,"
             " entry_qty=excluded.entry_qty, exit_qty=excluded.exit_qty, exit_value=excluded.exit_value,"
             " fees=excluded.fees, realized=excluded.realized, status=excluded.status",
             (p.id, p.symbol, p.side.value, p.qty, p.entry_price, p.opened_ns, p.source, p.signal_id, p.entry_qty,
-             p.exit_qty, p.exit_value, p.fees, p.realized, status),
+             p.exit_qty, p.exit_value, p.fees, p.realized, status, fill_model),
         )
 
     async def open_positions(self) -> list[dict[str, Any]]:
@@ -242,8 +247,9 @@ class Ledger:
         """Closed trades newest first, joined with their signal link, reward and training."""
         where, args = ("WHERE t.id = ?", [trade_id]) if trade_id else ("", [])
         sql = (
-            "SELECT t.*, l.models AS link_models, r.final AS reward, r.components AS reward_components,"
-            " r.preset AS reward_preset FROM closed_trades t"
+            "SELECT t.*, p.entry_fill_model, l.models AS link_models, r.final AS reward,"
+            " r.components AS reward_components, r.preset AS reward_preset FROM closed_trades t"
+            " LEFT JOIN positions p ON p.id = t.id"
             " LEFT JOIN signal_links l ON l.position_id = t.id LEFT JOIN rewards r ON r.trade_id = t.id "
             f"{where} ORDER BY t.exit_ns DESC, t.rowid DESC"
         )

@@ -121,4 +121,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (signal_id, horizon_s)
     );
     """,
+    # 3: how each price was obtained (book walk, exchange, or a bar model); rows written before
+    # this migration did not record it
+    """
+    ALTER TABLE fills ADD COLUMN fill_model TEXT NOT NULL DEFAULT 'unrecorded';
+    ALTER TABLE positions ADD COLUMN entry_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
+    ALTER TABLE closed_trades ADD COLUMN exit_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
+    """,
 )

@@ -17,7 +17,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Footer
 
 from engine.core.enums import Side
-from engine.trading.paper import OrderRejected
+from engine.trading.paper import OrderRejected, QueuedOrder
 from engine.runtime.engine import Engine
 from tui import format as fmt
 from tui.screens.confirm_live import ConfirmLiveOrders
@@ -145,6 +145,9 @@ class TickdeskApp(App[None]):
         except (OrderRejected, ValueError) as exc:
             self.notify(f"order rejected: {exc}", severity="error", timeout=6)
             return
+        if isinstance(plan, QueuedOrder):
+            self._notify_queued(plan)
+            return
         f = plan.fill
         self.notify(f"{f.side.value.upper()} {fmt.qty(f.qty)} {f.symbol} @ {fmt.price(f.price)} (fee {f.fee:.2f})")
         self.pump()
@@ -156,10 +159,19 @@ class TickdeskApp(App[None]):
         except OrderRejected as exc:
             self.notify(str(exc), severity="warning", timeout=4)
             return
+        if isinstance(plan, QueuedOrder):
+            self._notify_queued(plan)
+            return
         if plan.closed is not None:
             c = plan.closed
             self.notify(f"closed {c.symbol} PnL {c.pnl:+.2f} (fees {c.fees:.2f})",
                         severity="information" if c.pnl >= 0 else "warning")
+        self.pump()
+
+    def _notify_queued(self, queued: QueuedOrder) -> None:
+        """A bars-only market fills at the next bar's open: say so instead of a fill."""
+        o = queued.order
+        self.notify(f"{o.side.value.upper()} {fmt.qty(o.qty)} {o.symbol}: {queued.message}", timeout=4)
         self.pump()
 
     def action_toggle_auto(self) -> None:

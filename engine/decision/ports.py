@@ -10,7 +10,7 @@ blocking), and reports its metrics. Everything that crosses the seam is typed he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, TypedDict, runtime_checkable
@@ -78,8 +78,22 @@ HorizonLabel = TypedDict("HorizonLabel", {"class": int, "return": float})
 HorizonLabels = Mapping[str, HorizonLabel | None]
 
 
+@dataclass(frozen=True, slots=True)
+class LabelledState:
+    """One sample of a CNN label batch: a decision's market tensor and its matured labels.
+
+    Labels go to the CNN in batches (`Learner.submit_cnn_labels`) so that labels maturing
+    faster than one step each can be trained in one step rather than queued one step apiece;
+    each sample keeps its own loss term, weighted by `weight`."""
+
+    market_tensor: np.ndarray   # (SCHEMA.market_channels, SCHEMA.market_steps) float32
+    labels: HorizonLabels
+    weight: float = 1.0
+
+
 class TrainingEvent(TypedDict):
-    """One model's training step on one outcome, as the ledger stores it."""
+    """One model's training step on one outcome (or on one batch of labels), as the ledger
+    stores it."""
 
     model: str
     weight: float
@@ -121,8 +135,10 @@ class Learner(Protocol):
 
     def submit_trade_outcome(self, experience: TradeExperience) -> Future[list[TrainingEvent]]: ...
 
-    def submit_cnn_labels(self, market_tensor: np.ndarray, labels: HorizonLabels,
-                          weight: float = 1.0) -> Future[list[TrainingEvent]]: ...
+    def submit_cnn_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
+        """One CNN step on the whole batch; resolves (after the inference copy is
+        published) to that step's event."""
+        ...
 
     def submit_dqn_experience(self, experiences: list[TradeExperience]) -> Future[int]: ...
 

@@ -1,29 +1,23 @@
 """Multi-horizon outcomes: what the market did 1m, 5m and 15m after a decision.
 
 Every `every_s` of event time one decision's market tensor is kept; as each horizon passes
-its realised return is recorded, and at the last horizon the labels are persisted and go to
-the CNN. A move smaller than the round-trip cost is labelled "flat" (a trade would not have
-paid), not skipped: which moves are worth learning is defined by what trading costs, not by
-an arbitrary threshold.
+its realised return is recorded, and at the last horizon the labels are complete (they are
+persisted and trained into the CNN by engine/learning/schedule.py). A move smaller than
+the round-trip cost is labelled "flat" (a trade would not have paid), not skipped: which
+moves are worth learning is defined by what trading costs, not by an arbitrary threshold.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.core.units import BP, NS_PER_S
-from engine.decision.ports import HorizonLabels, Learner
+from engine.decision.ports import HorizonLabels
 from engine.features.schema import HORIZONS, LABELLED_HORIZONS
-from storage.ledger import Ledger
-
-log = logging.getLogger("engine.learning.horizons")
 
 HORIZONS_S = tuple(s for _, s in LABELLED_HORIZONS)
 HORIZON_NAMES = {s: name for name, s in LABELLED_HORIZONS}
@@ -45,6 +39,7 @@ class MaturedLabels:
     market_tensor: np.ndarray
     labels: HorizonLabels                       # every CNN horizon; unlabelled ones None
     rows: list[tuple[str, int, float, str, int]]  # horizon_outcomes rows for the ledger
+    matured_ns: int                             # event time the last horizon was read (the lag's start)
 
 
 def label_of(return_bp: float, cost_bp: float) -> int:
@@ -89,41 +84,5 @@ class HorizonLabeler:
                 c = label_of(r, self.cost_bp)
                 labels[HORIZON_NAMES[h]] = {"class": c, "return": r / 100.0}  # percent, the CNN's unit
                 rows.append((item.signal_id, h, r, CLASS_NAMES[c], now_ns))
-            done.append(MaturedLabels(item.signal_id, item.market_tensor, labels, rows))
+            done.append(MaturedLabels(item.signal_id, item.market_tensor, labels, rows, now_ns))
         return done
-
-
-class LabelTraining:
-    """Matured labels go to the ledger, then to the CNN off the event loop, one task each.
-
-    `flush_signals` writes the decision signals still batched in memory first, so every
-    horizon outcome row refers to a signal the ledger holds."""
-
-    def __init__(self, labeler: HorizonLabeler, learner: Learner, ledger: Callable[[], Ledger],
-                 flush_signals: Callable[[], object], now_ns: Callable[[], int]) -> None:
-        self.labeler = labeler
-        self._learner = learner
-        self._ledger = ledger
-        self._flush_signals = flush_signals
-        self._now_ns = now_ns
-        self._tasks: set[asyncio.Task] = set()
-
-    def advance(self, now_ns: int, price: float | None) -> None:
-        for matured in self.labeler.advance(now_ns, price):
-            task = asyncio.create_task(self._train(matured))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _train(self, matured: MaturedLabels) -> None:
-        try:
-            await self._flush_signals()
-            ledger = self._ledger()
-            await ledger.record_horizon_outcomes(matured.rows)
-            events = await asyncio.wrap_future(self._learner.submit_cnn_labels(matured.market_tensor, matured.labels))
-            await ledger.complete_training(None, events, self._now_ns(), kind="horizon_label")
-        except Exception:
-            log.exception("horizon-label training failed for signal %s", matured.signal_id)
-
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)

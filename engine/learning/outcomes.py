@@ -1,11 +1,18 @@
 """Closed trade -> reward -> training of exactly the models that contributed.
 
 Runs as one asyncio task consuming a queue of closed-trade ids, so rewards are computed in
-close order (the comprehensive reward depends on the previous trades). Every step is durable
-before the next: the closed trade is already queued in `pending_training` by the fill's
-transaction; the reward is written before training starts; the training events are written
-in the same transaction that clears the pending row. A crash anywhere in between leaves the
-trade pending, and `recover()` finishes it after restart, training it exactly once.
+close order (the comprehensive reward depends on the previous trades). In lockstep the
+engine awaits the queue after every event (engine/learning/schedule.py), so a trade is
+trained before the next decision; in real time the queue is never bounded or dropped from:
+an outcome happens once and is the most informative thing the models see. Training events
+are stamped with the event time their result landed (the training lag's end,
+engine/learning/lag.py).
+
+Every step is durable before the next: the closed trade is already queued in
+`pending_training` by the fill's transaction; the reward is written before training starts;
+the training events are written in the same transaction that clears the pending row. A
+crash anywhere in between leaves the trade pending, and `recover()` finishes it after
+restart, training it exactly once.
 
 The DQN's replay memory lives in host memory; its durable copy is the ledger (each closed
 trade's reward, the weight the DQN trained with, and the entry state's arrays). The first
@@ -25,6 +32,7 @@ from engine.core.enums import ModelName, Side
 from engine.core.units import BP, NS_PER_S
 from engine.decision.ports import Learner, StateArrays, TradeExperience, TrainingEvent
 from engine.decision.signal import Signal
+from engine.learning.lag import TrainingLag
 from engine.learning.reward import Reward, RewardCalculator, RewardInput
 from engine.learning.signals_store import load_signal
 from engine.learning.tracker import SignalPositionTracker
@@ -66,6 +74,8 @@ class OutcomeProcessor:
         trainer: Learner | None,
         schema_fingerprint: str,
         on_done: Callable[[dict[str, Any], Reward | None, list[TrainingEvent]], None],
+        now_ns: Callable[[], int],
+        lag: TrainingLag,
     ) -> None:
         self._ledger = ledger
         self.calculator = calculator
@@ -74,6 +84,9 @@ class OutcomeProcessor:
         self.schema = schema_fingerprint
         self.on_done = on_done
         self.queue: asyncio.Queue[Any] = asyncio.Queue()  # trade ids, or RESTORE_DQN_EXPERIENCE
+        self._now_ns = now_ns
+        self.lag = lag
+        self._matured: dict[str, int] = {}  # trade id -> event time its close reached us (this session)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -91,6 +104,8 @@ class OutcomeProcessor:
         return len(pending)
 
     def submit(self, trade_id: str) -> None:
+        """Queue a trade closed in this session; its training lag counts from now."""
+        self._matured[trade_id] = self._now_ns()
         self.queue.put_nowait(trade_id)
 
     async def drain(self) -> None:
@@ -122,6 +137,7 @@ class OutcomeProcessor:
                 self.queue.task_done()
 
     async def process(self, trade_id: str) -> None:
+        matured_ns = self._matured.pop(trade_id, None)
         ledger = self._ledger()
         row = await ledger.closed_trade(trade_id)
         if row is None:
@@ -140,7 +156,12 @@ class OutcomeProcessor:
         else:
             final = row["reward"]
         events = await self._train(row, signal, final)
-        await ledger.complete_training(trade_id, events, row["exit_ns"])
+        # The event time the result landed; before the first event of a session (a trade
+        # recovered at start) the clock knows no later time than the trade's own exit.
+        done_ns = max(self._now_ns(), row["exit_ns"])
+        if events and matured_ns is not None:
+            self.lag.record(matured_ns, done_ns)
+        await ledger.complete_training(trade_id, events, done_ns)
         self.on_done(await ledger.closed_trade(trade_id), reward, events)
 
     async def restore_dqn_experience(self) -> int:

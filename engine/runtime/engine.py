@@ -20,24 +20,24 @@ from engine.config import Settings
 from engine.core.clock import EventClock, Pacer
 from engine.core.enums import FeedState, ModelName, Side, Source
 from engine.core.events import BarEvent, BookEvent, Event
-from engine.core.units import NS_PER_S, round_trip_cost_bp
+from engine.core.units import NS_PER_S
 from engine.decision.policy import DecisionPolicy
 from engine.decision.ports import Learner, ModelMetrics, TrainingEvent
 from engine.decision.signal import Signal, manual_signal_without_models
 from engine.features.builder import PositionInfo
 from engine.features.context import entry_volatility_bp
 from engine.features.schema import SCHEMA
-from engine.learning.horizons import HorizonLabeler, LabelTraining
-from engine.learning.outcomes import OutcomeProcessor
 from engine.learning.signals_store import save_opening_signal
-from engine.learning.reward import Reward, RewardCalculator
+from engine.learning.reward import Reward
+from engine.learning.schedule import build_training
 from engine.learning.tracker import SignalPositionTracker
 from engine.market.state import MarketState
 from engine.runtime.restore import restore_session
 from engine.trading.orders import Executor, OrderService
-from engine.trading.paper import OrderRejected, PaperExecutor
+from engine.trading.paper import OrderRejected, PaperExecutor, QueuedOrder
 from engine.trading.portfolio import ClosedTrade, FillPlan, Portfolio, Position, position_info
 from engine.venues.base import Venue
+from engine.venues.sim import venue_detail
 from engine.views.projection import RateMeter, TradeLog, prices, project
 from engine.views.snapshot import EngineSnapshot
 from storage.ledger import Ledger
@@ -82,12 +82,9 @@ class Engine:
         ) if trainer else None
         self.auto = bool(settings.models.auto_trade if auto is None else auto) and self.policy is not None
         self.tracker = SignalPositionTracker()
-        self.labels = LabelTraining(
-            HorizonLabeler(settings.models.label_every_s, round_trip_cost_bp(settings.trading.taker_fee)),
-            trainer, lambda: self.ledger, self._flush_signals, self.clock.now_ns,
-        ) if trainer else None
-        self.outcomes = OutcomeProcessor(lambda: self.ledger, RewardCalculator(settings.reward.preset), self.tracker,
-                                         trainer, SCHEMA.fingerprint, self._on_outcome)
+        self.training = build_training(settings, venue.name, trainer, self.clock.now_ns, lambda: self.pacer.speed,
+                                       lambda: self.ledger, self._flush_signals, self.tracker, self._on_outcome)
+        self.labels, self.outcomes = self.training.labels, self.training.outcomes
         self.orders = OrderService(
             settings, self.market, self.portfolio, self.executor, lambda: self.ledger, self.clock, venue.name,
             entry_signal=self.entry_signal, persist_signal=self._persist_signal,
@@ -172,8 +169,8 @@ class Engine:
         symbol = getattr(event, "symbol", None)
         if symbol is not None:
             self._note_first_price(symbol)
-            if symbol in self.portfolio.positions:
-                await self.orders.enforce_risk(symbol)
+            await self.orders.after_event(event)  # fills queued bar orders, enforces the risk rules
+        await self.training.settle()  # lockstep: trained before anything reads the models (learning/schedule.py)
         policy = self.policy
         if policy is None or self.first_event_ns is None:
             return
@@ -181,6 +178,7 @@ class Engine:
             policy.builder.observe_books(self.market)
         if policy.due(self.clock.now_ns()):
             await self._decision_step(policy)
+            await self.training.settle()
 
     async def _decision_step(self, policy: DecisionPolicy) -> None:
         """Decide, label, and act on the signal when auto-trading and confident enough."""
@@ -225,9 +223,7 @@ class Engine:
 
     async def drain(self) -> None:
         """Wait for outcome processing (rewards, training) still in flight."""
-        await self.outcomes.drain()
-        if self.labels is not None:
-            await self.labels.drain()
+        await self.training.drain()
 
     def stop(self) -> None:
         self._stopping = True
@@ -240,7 +236,7 @@ class Engine:
         self._stream = None
         await self.venue.close()
         await self.executor.close()
-        await self.outcomes.stop()
+        await self.training.stop()
         if self.trainer is not None:
             await asyncio.to_thread(self.trainer.close)  # saves checkpoints, joins the thread
             self.trainer = None
@@ -280,12 +276,13 @@ class Engine:
         self.messages.appendleft(text)
 
     async def submit(self, side: Side, qty: float | None = None, symbol: str | None = None,
-                     source: Source = Source.MANUAL, signal: Signal | None = None) -> FillPlan:
+                     source: Source = Source.MANUAL, signal: Signal | None = None) -> FillPlan | QueuedOrder:
         """Fill a market order (paper unless live orders are on and confirmed); durable in
-        the ledger before it becomes visible. Raises OrderRejected with a readable reason."""
+        the ledger before it becomes visible. On a bars-only market it is queued for the next
+        bar's open (QueuedOrder.message says so). Raises OrderRejected with a readable reason."""
         return await self.orders.submit(side, symbol or self.traded, qty, source, signal)
 
-    async def close_position(self, symbol: str | None = None, source: Source = Source.MANUAL) -> FillPlan:
+    async def close_position(self, symbol: str | None = None, source: Source = Source.MANUAL) -> FillPlan | QueuedOrder:
         return await self.orders.close_position(symbol or self.traded, source)
 
     def entry_signal(self, symbol: str, side: Side, source: Source, ts_ns: int) -> Signal:
@@ -343,5 +340,6 @@ class Engine:
             first_event_ns=self.first_event_ns, paused=self.paused, speed=self.settings.engine.speed_text,
             events_per_s=self.rate.rate(), db_path=self.db_path, order_qty=self.settings.order_qty_for(self.traded),
             auto=self.auto, auto_available=self.auto_available, models_status=self.models_status,
-            metrics=self.metrics(), messages=self.messages,
+            metrics=self.metrics(), messages=self.messages, training_lag_p50_s=self.training.lag.p50_s,
+            venue_detail=venue_detail(self.venue),
         )

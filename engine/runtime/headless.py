@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.runtime.engine import Engine
+from engine.venues.sim import sim_edge, venue_detail
 from engine.views.projection import model_views
 
 log = logging.getLogger("engine.runtime.headless")
@@ -60,6 +61,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
     return {
         "venue": engine.venue.name,
         "venue_label": engine.venue.label,
+        "sim_edge": sim_edge(engine.venue),
         "symbols": list(engine.venue.symbols),
         "events": engine.market.events,
         "rejected_events": sum(rejected.values()),
@@ -73,6 +75,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "fees": sum(t["fees"] for t in session_closed),
         "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
         "training_events": dict(engine.session_training),
+        "training_lag_event_s": engine.training.summary(),  # mode, count, p50, max, labels_dropped
         "models_status": engine.models_status,
         "models": models,
         "win_rate_rolling_20": stats.rolling_20,
@@ -85,6 +88,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "balance": engine.portfolio.balance,
         "equity": engine.portfolio.equity(engine.prices()),
         "db": engine.db_path,
+        "fill_model": engine.orders.fill_model(),
     }
 
 
@@ -98,6 +102,8 @@ async def run_headless(
     engine.closed_listeners.append(lambda trade: closed_ids.append(trade.id))
     started = time.perf_counter()
     last_report = [started]
+    # "[SIM]" stays intact for scripts that look for it; a SIM market's edge follows it.
+    tag = f"[{engine.venue.label}]" + (f" {detail} ·" if (detail := venue_detail(engine.venue)) else "")
 
     def report(final: bool = False) -> None:
         now = time.perf_counter()
@@ -106,7 +112,7 @@ async def run_headless(
         last_report[0] = now
         elapsed_event = (engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())) / 1e9
         print(
-            f"[{engine.venue.label}] event time +{elapsed_event:,.0f}s  events {engine.market.events:,}"
+            f"{tag} event time +{elapsed_event:,.0f}s  events {engine.market.events:,}"
             f"  rejected {engine.market.rejected.total}  closed trades {len(closed_ids)}"
             f"  {engine.market.events / max(now - started, 1e-9):,.0f} ev/s",
             file=progress, flush=True,
@@ -115,7 +121,7 @@ async def run_headless(
     engine.progress_hook = report
     try:
         await engine.start()
-        print(f"[{engine.venue.label}] {', '.join(engine.venue.symbols)}  db {engine.db_path}"
+        print(f"{tag} {', '.join(engine.venue.symbols)}  db {engine.db_path}"
               f"  models: {engine.models_status}", file=progress, flush=True)
         await engine.run(duration_s)
         await engine.drain()  # pending training finishes before the summary is written

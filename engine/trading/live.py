@@ -124,7 +124,7 @@ class LiveExecutor:
         self.router = router
 
     async def execute(self, order, book, ts_ns: int):
-        from engine.trading.paper import OrderRejected
+        from engine.trading.paper import EXCHANGE_FILL, OrderRejected
         from engine.trading.portfolio import Fill
 
         touch = book.best_ask if order.side.value == "buy" else book.best_bid
@@ -146,7 +146,7 @@ class LiveExecutor:
         return Fill(
             ts_ns=done["ts_ns"] or ts_ns, symbol=order.symbol, side=order.side, qty=float(qty), price=float(price),
             fee=fee, slippage=abs(float(price) - touch) * float(qty) if touch else 0.0, source=order.source,
-            signal_id=order.signal_id, order_id=str(done["order_id"]),
+            signal_id=order.signal_id, order_id=str(done["order_id"]), fill_model=EXCHANGE_FILL,
         )
 
     async def close(self) -> None:

@@ -3,6 +3,9 @@
 The fill price is the volume-weighted price over the levels consumed; slippage is measured
 against the touch; the taker fee comes from config. An order larger than the visible depth,
 a missing or crossed book, or a bad size is refused with a reason, never half-invented.
+
+The order vocabulary the front ends see lives here too: OrderRequest, OrderRejected, and
+QueuedOrder, what `Engine.submit` returns on a bars-only market (engine/trading/orders.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import numpy as np
 
 from engine.market.book import OrderBook
 from engine.core.enums import Side, Source
+from engine.decision.signal import Signal
 from engine.trading.portfolio import Fill
+
+# Fill models (`Fill.fill_model`) of the executors; the bar models are in bar_fills.py.
+BOOK_WALK = "book_walk"     # paper: the visible book walked at the order's size
+EXCHANGE_FILL = "exchange"  # live: what the exchange reported
+QUEUED = "order queued: fills at the next bar's open"
 
 
 class OrderRejected(Exception):
@@ -28,6 +37,22 @@ class OrderRequest:
     qty: float
     source: Source = Source.MANUAL
     signal_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedOrder:
+    """An order on a bars-only market waiting for the next bar of its symbol.
+
+    `placed_ns` is the event time it was sent: only a bar that opens then or later fills it.
+    `position_id` is the position it was sent against (None when flat); if that changed
+    before the bar, the order no longer means what its sender meant and is dropped."""
+
+    order: OrderRequest
+    signal: Signal | None
+    opens: bool
+    position_id: str | None
+    placed_ns: int
+    message: str = QUEUED
 
 
 def walk_book(levels: np.ndarray, qty: float) -> tuple[float, float]:
@@ -69,5 +94,5 @@ class PaperExecutor:
         return Fill(
             ts_ns=ts_ns, symbol=order.symbol, side=order.side, qty=order.qty, price=price,
             fee=fee, slippage=abs(price - touch) * order.qty, source=order.source,
-            signal_id=order.signal_id,
+            signal_id=order.signal_id, fill_model=BOOK_WALK,
         )

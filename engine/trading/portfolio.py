@@ -33,6 +33,9 @@ class Fill:
     source: Source        # who sent the order
     signal_id: str | None = None
     order_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # How the price was obtained (engine/trading/fill_model.py: book_walk, exchange, bar_...),
+    # required: a backtest's figures mean little unless every fill says what it assumed.
+    fill_model: str = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,10 @@ between a calm and a volatile regime (a two-state Markov chain). Trades arrive a
 processes (faster when volatile) at the touch of a 20-level book that is refreshed several
 times a second. History bars for every timeframe are generated before the first event so the
 state builder has context. Same seed, same market, event for event.
+
+On top of the walk sits the configured edge (engine/venues/sim_edges.py): a planted, stated
+pattern that models can learn. It is named wherever SIM is shown (`description`,
+`edge_summary`). With `edge = "none"` the market is the plain walk, draw for draw.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from engine.config import SimSettings
 from engine.core.enums import FeedState, Side
 from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, TradeEvent
 from engine.core.units import NS_PER_S
+from engine.venues.sim_edges import EDGE_NAMES, Edge, make_edge
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 TICK_SIZE = 0.01
@@ -47,6 +52,18 @@ class SimVenue:
         self._counts = {s: {"trades": 0, "book_updates": 0, "gaps": 0} for s in symbols}
         self._closed = False
         self._trade_id = 0
+        self.edge: Edge | None = make_edge(settings, symbols, self._chol, self.start_ns)
+
+    @property
+    def description(self) -> str:
+        """The planted edge, as the header shows it after the SIM badge."""
+        return f"edge: {EDGE_NAMES[self.edge.kind] if self.edge else 'none'}"
+
+    def edge_summary(self) -> dict[str, object]:
+        """The planted edge as the session summary states it (strength 0 means none)."""
+        if self.edge is None:
+            return {"edge": "none", "strength": 0.0, "horizon_s": None, "signal": None, "predicts": None}
+        return self.edge.statement(self.symbols)
 
     # -- volatility -----------------------------------------------------------------------
     def _sigma_per_s(self) -> float:
@@ -113,6 +130,11 @@ class SimVenue:
         ask_px = np.maximum(ask_px, bid_px[0] + TICK_SIZE + k * TICK_SIZE)
         unit = 2.0 if mid < 10000 else 0.1
         sizes = unit * (1.0 + 0.35 * k) * self._rng.lognormal(0.0, 0.5, (2, levels))
+        if self.edge is not None and self.edge.kind == "imbalance":
+            # The touch splits its total size by the queued order flow: heavy bids ahead of a rise.
+            imb = self.edge.touch_imbalance(j, self._sigma_per_s())
+            touch = sizes[0, 0] + sizes[1, 0]
+            sizes[0, 0], sizes[1, 0] = touch * (1.0 + imb) / 2.0, touch * (1.0 - imb) / 2.0
         bids = np.column_stack([bid_px, np.round(sizes[0], 4)])
         asks = np.column_stack([ask_px, np.round(sizes[1], 4)])
         self._counts[sym]["book_updates"] += 1
@@ -130,12 +152,15 @@ class SimVenue:
         self._counts[sym]["trades"] += 1
         return TradeEvent(ts_ns, sym, price, qty, Side.BUY if buy else Side.SELL, self._trade_id)
 
-    def _diffuse(self, dt_s: float) -> None:
+    def _diffuse(self, ts_ns: int, dt_s: float) -> None:
         if dt_s <= 0:
             return
         z = self._chol @ self._rng.standard_normal(len(self.symbols))
         sig = self._sigma_per_s()
-        self._mid *= np.exp(z * sig * math.sqrt(dt_s) - 0.5 * sig * sig * dt_s)
+        if self.edge is None:
+            self._mid *= np.exp(z * sig * math.sqrt(dt_s) - 0.5 * sig * sig * dt_s)
+        else:
+            self._mid *= np.exp(self.edge.step(ts_ns, z, sig, dt_s))
 
     async def events(self) -> AsyncIterator[Event]:
         """Endless, time-ordered events from `start`. The engine paces and stops it."""
@@ -150,7 +175,7 @@ class SimVenue:
             heapq.heappush(heap, (now + self._gap_ns(s.regime_switch_per_hour / 3600.0), 2, -1))
         while not self._closed:
             ts, kind, j = heapq.heappop(heap)
-            self._diffuse((ts - now) / NS_PER_S)
+            self._diffuse(ts, (ts - now) / NS_PER_S)
             now = ts
             if kind == 0:
                 yield self._book(j, ts)
@@ -175,3 +200,14 @@ class SimVenue:
 
 def _tick(price: float) -> float:
     return round(round(price / TICK_SIZE) * TICK_SIZE, 2)
+
+
+def venue_detail(venue: object) -> str:
+    """What follows the venue badge wherever it is shown: a SIM market names its planted
+    edge (a user must know what, if anything, there is to learn); other venues add nothing."""
+    return venue.description if isinstance(venue, SimVenue) else ""
+
+
+def sim_edge(venue: object) -> dict[str, object] | None:
+    """The SIM market's planted edge for the session summary; None for recorded or live data."""
+    return venue.edge_summary() if isinstance(venue, SimVenue) else None

@@ -133,7 +133,8 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
             portfolio: Portfolio, trades: TradeLog, first_prices: Mapping[str, float], first_event_ns: int | None,
             paused: bool, speed: str, events_per_s: float | None, db_path: str, order_qty: float, auto: bool,
             auto_available: bool, models_status: str, metrics: Mapping[str, ModelMetrics],
-            messages: Iterable[str]) -> EngineSnapshot:
+            messages: Iterable[str], training_lag_p50_s: float | None = None,
+            venue_detail: str = "") -> EngineSnapshot:
     now = market.clock.now_ns()
     return EngineSnapshot(
         venue=venue, venue_label=venue_label, symbols=symbols, traded=traded, event_ns=now,
@@ -143,5 +144,5 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
         markets=market_views(market, first_prices), positions=position_views(portfolio, market, now),
         trades=tuple(trades.recent), stats=win_stats(trades.outcomes, session_span_ns(now, first_event_ns)),
         auto=auto, auto_available=auto_available, models_status=models_status, models=model_views(metrics),
-        messages=tuple(messages),
+        messages=tuple(messages), training_lag_p50_s=training_lag_p50_s, venue_detail=venue_detail,
     )

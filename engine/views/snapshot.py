@@ -100,6 +100,8 @@ class EngineSnapshot:
     models_status: str                      # "ready …" or why predictions are disabled
     models: tuple[ModelView, ...] = ()
     messages: tuple[str, ...] = field(default_factory=tuple)  # newest first: risk closes, refusals
+    venue_detail: str = ""                  # after the badge: a SIM market's planted edge ("edge: lead-lag")
+    training_lag_p50_s: float | None = None  # median event-time training lag (learning/lag.py); None: none yet
 
     def market(self, symbol: str) -> MarketView | None:
         return next((m for m in self.markets if m.symbol == symbol), None)

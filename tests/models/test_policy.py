@@ -8,11 +8,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from engine.core.enums import ModelName, Side
-from engine.decision.ports import StateArrays, TradeExperience
+from engine.decision.ports import LabelledState, StateArrays, TradeExperience
 from engine.features.schema import COB_FEATURES, SCHEMA
-from models.cnn import DOWN, FLAT, HORIZONS, UP, CNNLearner
+from models.cnn import DOWN, FLAT, HORIZONS, UP, CNNLearner, cnn_loss, labels_to_arrays
 from models.cob_rl import COBRLAgent
 from models.dqn import DQNAgent
 from models.policy import TrainingPolicy, horizon_index, outcome_labels
@@ -101,3 +102,32 @@ def test_malformed_state_is_an_error_not_a_skip(policy) -> None:
     short = dataclasses.replace(_state(rng), cob=np.zeros(COB_FEATURES - 1, np.float32))
     with pytest.raises(ValueError, match="cob must have shape"):
         policy.train_on_outcome(TradeExperience(short, Side.BUY, 1.0, {COB: 1.0}))
+
+
+def test_a_label_batch_is_one_cnn_step_whose_loss_is_the_mean_of_its_samples_losses(policy) -> None:
+    """Labels that mature together train in one step; each sample keeps its own loss term
+    (its known horizons only), so the batch's loss is the mean of what each label alone
+    would have cost on the same weights."""
+    rng = np.random.default_rng(5)
+    batch = [
+        LabelledState(_state(rng).market_tensor, {"1m": {"class": UP, "return": 0.2}, "5m": None}),
+        LabelledState(_state(rng).market_tensor, {"1m": {"class": DOWN, "return": -0.1},
+                                                  "15m": {"class": FLAT, "return": 0.01}}),
+        LabelledState(_state(rng).market_tensor, {"5m": {"class": FLAT, "return": 0.0}}, weight=0.5),
+    ]
+    net = policy.cnn.net
+    with torch.no_grad():
+        alone = []
+        for sample in batch:
+            classes, returns = labels_to_arrays(sample.labels)
+            alone.append(float(cnn_loss(net, torch.from_numpy(sample.market_tensor)[None],
+                                        torch.from_numpy(classes)[None], torch.from_numpy(returns)[None],
+                                        torch.tensor([sample.weight]))))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    [event] = policy.train_on_labels(batch)
+    assert event["model"] == "cnn" and event["status"] == "trained" and event["model_version"] == 1
+    assert event["loss"] == pytest.approx(np.mean(alone), rel=1e-5)
+    assert event["weight"] == pytest.approx(np.mean([s.weight for s in batch]))
+    assert policy.stats.metrics()["cnn"]["steps"] == 1, "one step for the whole batch"
+    assert any(not torch.equal(before[k], v) for k, v in net.state_dict().items()), "the step was applied"
+    assert policy.train_on_labels([]) == [] and policy.stats.versions[CNN] == 1

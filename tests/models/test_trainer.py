@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from engine.core.enums import ModelName, Side
-from engine.decision.ports import Learner, StateArrays, TradeExperience
+from engine.decision.ports import LabelledState, Learner, StateArrays, TradeExperience
 from engine.features.schema import SCHEMA
 from models.cnn import HORIZONS, UP
 from models.errors import ModelsUnavailable
@@ -187,7 +187,7 @@ def test_cnn_labels_job_and_metrics_snapshot(trainer) -> None:
     rng = np.random.default_rng(6)
     labels = {"1m": {"class": 2, "return": 0.3}, "5m": {"class": 1, "return": 0.0}}
     for _ in range(3):
-        events = trainer.submit_cnn_labels(_state(rng).market_tensor, labels, 1.0).result(timeout=TIMEOUT)
+        events = trainer.submit_cnn_labels([LabelledState(_state(rng).market_tensor, labels)]).result(timeout=TIMEOUT)
     assert events[0]["status"] == "trained" and events[0]["model_version"] == 3
     m = trainer.metrics()["cnn"]
     assert m["steps"] == 3 and m["last_loss"] == events[0]["loss"] and len(m["history"]) == 3

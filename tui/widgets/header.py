@@ -1,4 +1,5 @@
-"""The top line: product, venue label (SIM / REPLAY / LIVE), symbols and event-time clock."""
+"""The top line: product, venue label (SIM / REPLAY / LIVE) with what the venue says about
+itself (a SIM market names its planted edge), symbols and event-time clock."""
 
 from __future__ import annotations
 
@@ -13,13 +14,23 @@ VENUE_STYLE = {"SIM": "bold black on yellow", "REPLAY": "bold black on cyan", "L
 
 class VenueHeader(Static):
     def update_from(self, snap: EngineSnapshot) -> None:
+        t = self._line(snap, with_refs=True)
+        # The edge and the clock matter more than the reference symbols' names: on a narrow
+        # terminal the references go first, so the line is not cut at the clock.
+        if self.size.width and t.cell_len > self.size.width:
+            t = self._line(snap, with_refs=False)
+        self.update(t)
+
+    @staticmethod
+    def _line(snap: EngineSnapshot, *, with_refs: bool) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" tickdesk ", style="bold")
-        t.append(f" {snap.venue_label} ", style=VENUE_STYLE.get(snap.venue_label, "reverse"))
+        badge = f"{snap.venue_label} · {snap.venue_detail}" if snap.venue_detail else snap.venue_label
+        t.append(f" {badge} ", style=VENUE_STYLE.get(snap.venue_label, "reverse"))
         t.append("  ")
         t.append(snap.traded, style="bold")
         refs = [s for s in snap.symbols if s != snap.traded]
-        if refs:
+        if refs and with_refs:
             t.append(" · " + " · ".join(refs) + " (ref)", style="dim")
         t.append("  ")
         t.append(fmt.event_time(snap.event_ns))
@@ -27,4 +38,4 @@ class VenueHeader(Static):
             t.append("  ⏸ PAUSED", style="bold yellow")
         else:
             t.append(f"  ▶ {snap.speed}{'' if snap.speed == 'max' else 'x'}", style="dim")
-        self.update(t)
+        return t

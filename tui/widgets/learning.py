@@ -40,8 +40,9 @@ class RewardPane(Static):
 
 
 class LossPane(Vertical):
-    """Loss over training steps per model, with steps/s and device; until a
-    model has trained, a line saying why instead of an empty plot."""
+    """Loss over training steps per model, with steps/s, device and the median training lag
+    in event time (how far behind the data the models learn; 0 in lockstep); until a model
+    has trained, a line saying why instead of an empty plot."""
 
     def compose(self) -> ComposeResult:
         self._status = Static(id="loss-status")
@@ -51,7 +52,7 @@ class LossPane(Vertical):
         yield self._plot
 
     def update_from(self, snap: EngineSnapshot) -> None:
-        key = (snap.models_status, tuple((m.name, m.steps, m.last_loss) for m in snap.models))
+        key = (snap.models_status, tuple((m.name, m.steps, m.last_loss) for m in snap.models), snap.training_lag_p50_s)
         if key == self._shown:
             return
         self._shown = key
@@ -77,7 +78,8 @@ class LossPane(Vertical):
             plt.plot(steps, losses, label=MODEL_LABELS.get(m.name, m.name), color=MODEL_COLORS.get(m.name, "white"),
                      marker="braille")
         rate = sum(m.steps_per_s or 0.0 for m in snap.models)
-        plt.title(f"{snap.models[0].device}  {rate:.1f} steps/s")
+        lag = "" if snap.training_lag_p50_s is None else f"  lag p50 {snap.training_lag_p50_s:.3g}s"
+        plt.title(f"{snap.models[0].device}  {rate:.1f} steps/s{lag}")
         plot.refresh()
 
 

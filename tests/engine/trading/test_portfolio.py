@@ -8,7 +8,7 @@ from engine.trading.portfolio import Fill, Portfolio
 
 
 def fill(side, qty, price, fee_rate=0.0002, ts=1_000_000_000, source="manual"):
-    return Fill(ts, "ETH/USDT", side, qty, price, price * qty * fee_rate, 0.0, source)
+    return Fill(ts, "ETH/USDT", side, qty, price, price * qty * fee_rate, 0.0, source, fill_model="book_walk")
 
 
 def apply(p, f):
@@ -73,7 +73,7 @@ def test_rule_close_is_labelled_rule_and_keeps_the_opener():
 def test_bad_fill_price_is_rejected_before_any_arithmetic(bad):
     p = Portfolio(10_000)
     with pytest.raises(ValueError, match="fill rejected"):
-        p.plan_fill(Fill(1, "ETH/USDT", Side.BUY, 1.0, bad, 0.0, 0.0, "manual"))
+        p.plan_fill(Fill(1, "ETH/USDT", Side.BUY, 1.0, bad, 0.0, 0.0, "manual", fill_model="book_walk"))
     assert p.balance == 10_000 and not p.positions
 
 
