@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from engine.core.tasks import cancel_and_wait
 from engine.core.enums import ModelName, Side
 from engine.core.units import BP, NS_PER_S
 from engine.decision.ports import Learner, StateArrays, TradeExperience, TrainingEvent
@@ -112,13 +113,8 @@ class OutcomeProcessor:
         await self.queue.join()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from engine.core.tasks import cancel_and_wait
 from engine.config import Settings
 from engine.core.units import round_trip_cost_bp
 from engine.decision.ports import LabelledState, Learner, TrainingEvent
@@ -135,12 +136,7 @@ class LabelTraining:
                           batch[0].signal_id)
 
     async def stop(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            try:
-                await self._pump
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._pump)
 
 
 class TrainingSchedule:
