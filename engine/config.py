@@ -123,6 +123,13 @@ class ModelSettings(_Section):
     label_every_s: float = Field(gt=0)
     label_batch_max: int = Field(ge=1, le=1024)
     label_queue_max: int = Field(ge=1)
+    trade_horizon: Literal["1m", "5m", "15m"]
+    calibration_window: int = Field(ge=10)
+    calibration_refit_every: int = Field(ge=1)
+    calibration_min_pairs: int = Field(ge=10)
+    explore_per_hour_start: float = Field(ge=0)
+    explore_per_hour_floor: float = Field(ge=0)
+    explore_half_life_labels: float = Field(ge=0)
 
     @field_validator("base_weights")
     @classmethod

@@ -44,6 +44,7 @@ from torch import nn
 from engine.features.schema import CNN_HIDDEN, CNN_PREDICTIONS, SCHEMA
 from engine.features.schema import HORIZONS as _SCHEMA_HORIZONS
 from models.learner import NetLearner
+from models.normalizer import RunningNorm
 
 HORIZONS: tuple[str, ...] = tuple(name for name, _ in _SCHEMA_HORIZONS)  # in the heads' order
 HORIZON_SECONDS: tuple[int, ...] = tuple(seconds for _, seconds in _SCHEMA_HORIZONS)
@@ -87,6 +88,7 @@ class EnhancedCNN(nn.Module):
     def __init__(self, channels: int = SCHEMA.market_channels, widths: tuple[int, int, int] = (64, 128, 288)) -> None:
         super().__init__()
         w1, w2, w3 = widths
+        self.norm = RunningNorm(channels)  # causal per-channel standardisation (models/normalizer.py)
         self.features = nn.Sequential(
             TemporalConv(channels, w1, 8, stride=4, padding=2),  # 300 -> 75 steps
             ResidualBlock(w1, 3),
@@ -103,7 +105,7 @@ class EnhancedCNN(nn.Module):
     def heads(self, market: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """market (B, channels, steps) as the state builder lays it out -> (hidden (B, 512),
         class logits (B, 4, 3), expected returns (B, 4))."""
-        z = self.features(market.transpose(1, 2))  # time-major from here on
+        z = self.features(self.norm(market).transpose(1, 2))  # time-major from here on
         pooled = torch.cat([z.mean(dim=1), z.amax(dim=1), z[:, -1]], dim=1)
         h = self.hidden(pooled)
         return h, self.class_head(h).view(-1, len(HORIZONS), N_CLASSES), self.return_head(h)

@@ -1,16 +1,16 @@
-"""COB RL model: a compact network on the 48 consolidated-order-book features
-(engine/features/cob.py) that picks BUY = 0 or SELL = 1 from the book alone.
+"""COB model: a compact network on the 48 consolidated-order-book features
+(engine/features/cob.py) that says which side the book favours: BUY = 0 or SELL = 1.
 
-Outputs: action logits (policy over BUY/SELL) and a state value V(s) (the expected reward
-of trading from this book state). Confidence = softmax(logits) at the chosen action.
+Outputs: side logits and a value (BUY's expected net return, in reward units). Confidence =
+softmax(logits) at the chosen side.
 
-Training is a one-step actor-critic on closed-trade outcomes (every trade is a terminal,
-one-decision episode): the policy term is reward-weighted by the advantage (r - V(s)),
-which raises the probability of actions that beat the baseline and lowers the others; the
-value term regresses V(s) on r with a Huber loss; a small entropy bonus keeps the policy
-from collapsing early. The contribution weight multiplies each sample's loss (mean of
-w * loss, so it still matters for a single-trade step), never the reward: a model that
-contributed little to a trade learns less from it, not a shrunken value of it.
+Training is a contextual bandit with both sides labelled: every labelled decision (and
+every closed trade) says which side's move beat the round-trip cost, if either, whoever
+chose the action; so the target needs no importance correction for the ensemble having
+taken the action (an actor-critic step on the ensemble's own action, as this model had
+before, learns the ensemble's choices, not the book's). Where there is no order book (a
+bars-only replay) its input is all zero: it is not trained on that constant and it does not
+vote (engine/decision/ensemble.py). The contribution weight multiplies each sample's loss.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from torch import nn
 
 from engine.features.schema import COB_FEATURES
 from models.learner import NetLearner
-
-ENTROPY_BONUS = 0.01
-
 
 class COBNet(nn.Module):
     def __init__(self, input_dim: int = COB_FEATURES, hidden: int = 128, n_actions: int = 2) -> None:
@@ -43,15 +40,16 @@ class COBNet(nn.Module):
 
 
 def cob_loss(
-    net: COBNet, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, weights: torch.Tensor
+    net: COBNet, states: torch.Tensor, winners: torch.Tensor, values: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
+    """A bandit target, which needs no correction for who chose the action: cross-entropy
+    toward the side whose move beat the round-trip cost (0 BUY, 1 SELL; -1 neither, left out
+    of the cross-entropy) plus a Huber regression of the value head on BUY's net return (in
+    reward units, models/dqn.py `BP_PER_REWARD`). Mean of w x (CE + Huber) over the batch."""
     logits, value = net(states)
-    logits, value = logits.float(), value.float()
-    logp = F.log_softmax(logits, dim=1)
-    advantage = (rewards - value).detach()
-    policy = -advantage * logp.gather(1, actions[:, None]).squeeze(1)
-    entropy = -(logp.exp() * logp).sum(1)
-    per_sample = policy + F.smooth_l1_loss(value, rewards, reduction="none") - ENTROPY_BONUS * entropy
+    known = winners >= 0
+    ce = F.cross_entropy(logits.float(), winners.clamp_min(0), reduction="none") * known
+    per_sample = ce + F.smooth_l1_loss(value.float(), values, reduction="none")
     return (weights * per_sample).mean()
 
 
@@ -59,12 +57,12 @@ class COBRLAgent(NetLearner):
     def __init__(self, input_dim: int = COB_FEATURES, *, device: torch.device | str = "cpu", lr: float = 1e-3) -> None:
         super().__init__(COBNet(input_dim), lr=lr, device=device)
 
-    def train_step(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, weights: np.ndarray) -> float:
-        """One step on (B, 48) states, (B,) actions, rewards and contribution weights.
-        Returns the loss, or NaN when the step was skipped as non-finite."""
-        s, r, w = self.tensor(states), self.tensor(rewards), self.tensor(weights)
-        a = self.tensor(actions, torch.int64)
-        return self.step(lambda: cob_loss(self.net, s, a, r, w), s, r, w)
+    def train_step(self, states: np.ndarray, winners: np.ndarray, values: np.ndarray, weights: np.ndarray) -> float:
+        """One step on (B, 48) states, (B,) winning sides (-1 none), BUY's net returns and
+        contribution weights. Returns the loss, or NaN when the step was skipped as non-finite."""
+        s, v, w = self.tensor(states), self.tensor(values), self.tensor(weights)
+        a = self.tensor(winners, torch.int64)
+        return self.step(lambda: cob_loss(self.net, s, a, v, w), s, v, w)
 
 
 def cob_decide(net: COBNet, cob: np.ndarray | torch.Tensor, device: torch.device) -> tuple[int, np.ndarray, float, float]:

@@ -1,20 +1,21 @@
 """DQN agent on the flat 15,806-float state: dueling MLP, double-DQN targets from a target
 network, Huber loss, prioritized replay with compensated strata.
 
-Actions manage the position: BUY = 0, SELL = 1 (each opens that side, or closes the
-opposite one). There is no HOLD action; HOLD is expressed by confidence: `act` returns
-confidence = the softmax over the two Q-values, taken at the chosen action (so it lies in
-[0.5, 1]), and the caller treats a decision whose confidence is below its threshold
-(config `models.confidence_threshold`) as HOLD. Softmax of Q is a ranking score, not a
-calibrated probability.
+Actions: BUY = 0, SELL = 1; HOLD is worth 0 by definition and is not a head. The Q-values are
+each side's expected net return over the trade horizon, in units of 10 bp (`BP_PER_REWARD`):
+the DQN is trained as a contextual bandit on both sides of every labelled decision and on
+each closed trade (models/policy.py), and the ensemble reads sigmoid(Q) as its score
+(engine/decision/ensemble.py). Its input is standardised causally by the `RunningNorm` at
+the front of the network (models/normalizer.py), saved in the checkpoint with the weights.
 
 Contribution weights are per-sample loss weights: the stored reward stays the real
 reward, and the loss is mean(w * is * huber) over the batch (w the contribution, is the
 importance weight), so a model with a small contribution learns less from that trade
 instead of learning a shrunken value.
 
-Closed-trade transitions are terminal (done=True, target = reward); the next-state forward
-passes run only for rows that are not terminal, which keeps updates cheap on that path.
+Every transition is terminal (done=True, target = reward), so gamma and the target network
+take no part today; `double_dqn_targets` keeps the bootstrapped path for non-terminal
+transitions, whose next-state passes run only for rows that are not terminal.
 
 Sizing: 15,806 -> 128 -> 128 with small value/advantage streams (~2.0M parameters). The
 first layer is >95 % of the FLOPs, so its width sets the speed. The trainer trains on one
@@ -36,9 +37,14 @@ from torch import nn
 from engine.core.enums import Side
 from engine.features.schema import SCHEMA
 from models.learner import NetLearner
+from models.normalizer import RunningNorm
 from models.replay_memory import Batch, PrioritizedReplay
 
 BUY, SELL = 0, 1
+# Q-values and rewards are in units of 10 bp of notional: the comprehensive reward's main
+# term is the net return in percent x 10, and the bandit labels (models/policy.py) use the
+# same unit, so a Q of 0.5 means "expected to net 5 bp".
+BP_PER_REWARD = 10.0
 ACTIONS = (Side.BUY, Side.SELL)  # action index -> side
 
 
@@ -71,6 +77,7 @@ class DuelingQNet(nn.Module):
                  for_inference: bool = False) -> None:
         super().__init__()
         self.input_dim, self.hidden, self.n_actions = input_dim, hidden, n_actions
+        self.norm = RunningNorm(input_dim)
         first = nn.Linear(input_dim, hidden) if for_inference else WideInput(input_dim, hidden)
         self.body = nn.Sequential(first, nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         half = hidden // 2
@@ -78,7 +85,7 @@ class DuelingQNet(nn.Module):
         self.advantage = nn.Sequential(nn.Linear(hidden, half), nn.ReLU(), nn.Linear(half, n_actions))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x)
+        h = self.body(self.norm(x))
         adv = self.advantage(h)
         return self.value(h) + adv - adv.mean(dim=1, keepdim=True)
 

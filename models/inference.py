@@ -92,7 +92,7 @@ class Inference:
             versions = dict(live.versions)
             hidden, preds = hidden[0].float().cpu().numpy(), preds[0].float().cpu().numpy()
         return Prediction(hidden, preds, dqn_action, q, dqn_conf, cob_action, logits, cob_conf, value,
-                          versions, (time.perf_counter() - t0) * 1e3)
+                          versions, (time.perf_counter() - t0) * 1e3, cob_active=bool(c.any()))
 
 
 def with_cnn_features(vector: torch.Tensor, hidden: torch.Tensor, preds: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The Trainer: the models' single owner and the engine's `Learner`
 (engine/decision/ports.py). It trains the three models off the event loop on closed-trade
-outcomes and matured CNN labels (models/policy.py), serves bounded synchronous inference
+outcomes and matured labels (models/policy.py), serves bounded synchronous inference
 (models/inference.py), reports metrics (models/stats.py) and checkpoints
 (models/registry.py).
 
@@ -173,8 +173,8 @@ class Trainer:
         """Queue training on a closed trade; resolves to one event per contributing model."""
         return self._submit(self._train, self.policy.train_on_outcome, experience)
 
-    def submit_cnn_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
-        """Queue one CNN step on a batch of decisions' matured multi-horizon labels."""
+    def submit_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
+        """Queue one step per model on a batch of decisions' matured labels (models/policy.py)."""
         return self._submit(self._train, self.policy.train_on_labels, list(batch))
 
     def submit_dqn_experience(self, experiences: list[TradeExperience]) -> Future[int]:

@@ -37,6 +37,10 @@ class SignalRecord(Protocol):
     outputs: Mapping[str, Any]
     model_versions: Mapping[str, int]
     state_ref: str | None
+    decision: str | None      # buy | sell | hold | exit
+    policy: str               # greedy | explore
+    propensity: float | None
+    p_win: float | None
 
 
 def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -98,12 +102,14 @@ class Ledger:
         """Signals in one transaction (a batch of decisions, or an opening signal with the
         decisions before it). A signal already stored is left as it is."""
         rows = [(s.id, s.ts_ns, s.symbol, s.kind, s.action, s.confidence, _dumps(s.contributions),
-                 _dumps(s.outputs), _dumps(s.model_versions), s.state_ref, s.venue) for s in signals]
+                 _dumps(s.outputs), _dumps(s.model_versions), s.state_ref, s.venue, s.decision, s.policy,
+                 s.propensity, s.p_win) for s in signals]
         if not rows:
             return
         await self.conn.executemany(
             "INSERT OR IGNORE INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
-            " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows,
+            " model_versions, state_ref, venue, decision, policy, propensity, p_win)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows,
         )
         await self.conn.commit()
 
@@ -247,7 +253,7 @@ class Ledger:
         """Closed trades newest first, joined with their signal link, reward and training."""
         where, args = ("WHERE t.id = ?", [trade_id]) if trade_id else ("", [])
         sql = (
-            "SELECT t.*, p.entry_fill_model, l.models AS link_models, r.final AS reward,"
+            "SELECT t.*, p.entry_fill_model, p.source AS opened_by, l.models AS link_models, r.final AS reward,"
             " r.components AS reward_components, r.preset AS reward_preset FROM closed_trades t"
             " LEFT JOIN positions p ON p.id = t.id"
             " LEFT JOIN signal_links l ON l.position_id = t.id LEFT JOIN rewards r ON r.trade_id = t.id "

@@ -128,4 +128,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE positions ADD COLUMN entry_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
     ALTER TABLE closed_trades ADD COLUMN exit_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
     """,
+    # 4: how each decision was taken: the action (HOLD and EXIT are decisions too), whether it
+    # was the models' greedy choice or an exploration draw, the propensity of the action taken,
+    # and the calibrated probability that its trade nets > 0 (NULL while calibrating)
+    """
+    ALTER TABLE signals ADD COLUMN decision TEXT;
+    ALTER TABLE signals ADD COLUMN policy TEXT NOT NULL DEFAULT 'greedy';
+    ALTER TABLE signals ADD COLUMN propensity REAL;
+    ALTER TABLE signals ADD COLUMN p_win REAL;
+    """,
 )

@@ -40,13 +40,13 @@ def test_a_user_config_in_the_home_is_honoured_below_an_explicit_config(isolated
     s = load_settings(explicit)
     assert s.models.confidence_threshold == 0.99          # user config over the shipped default
     assert s.sim.trades_per_s == 2.0                      # --config over the user config
-    assert load_settings(use_user_config=False).models.confidence_threshold == 0.7
+    assert load_settings(use_user_config=False).models.confidence_threshold == 0.5
 
 
 def test_each_test_starts_with_no_user_config(isolated_home):
     # the previous test wrote one into its own home; this one must not see it
     assert not paths.user_config().exists()
-    assert load_settings().models.confidence_threshold == 0.7
+    assert load_settings().models.confidence_threshold == 0.5
 
 
 def test_a_cli_subprocess_reads_the_isolated_user_config(isolated_home, tmp_path):

@@ -45,11 +45,34 @@ class FeedState(StrEnum):
         return self not in (FeedState.STARTING, FeedState.STALE, FeedState.RECONNECTING, FeedState.GAP)
 
 
+class Action(StrEnum):
+    """What a decision chose: open a side, stay as it is (flat or holding), or close."""
+
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+    EXIT = "exit"
+
+    @property
+    def side(self) -> Side | None:
+        return Side(self.value) if self in (Action.BUY, Action.SELL) else None
+
+
+class Policy(StrEnum):
+    """How a decision's action was chosen: the models' best (greedy), or a paper-trading
+    exploration draw. Statistics of the models' edge count greedy decisions only."""
+
+    GREEDY = "greedy"
+    EXPLORE = "explore"
+
+
 class Source(StrEnum):
-    """Who opened or closed a position: the trader, the models, or a risk rule."""
+    """Who opened or closed a position: the trader, the models (greedy), an exploration
+    draw on paper, or a risk rule."""
 
     MANUAL = "manual"
     AUTO = "auto"
+    EXPLORE = "explore"
     RULE = "rule"
 
 

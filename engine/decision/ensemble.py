@@ -1,12 +1,19 @@
-"""The ensemble: three models' outputs -> one action, a confidence and each model's share.
+"""The ensemble: three models' outputs -> one raw score per side and each model's share.
 
-Each model gives a probability that BUY is right: the CNN from its 5m and 15m direction
-heads (P(up) against P(down)), the DQN from softmax(Q), the COB model from softmax of its
-logits. A model's contribution is its base weight (config) times (CONFIDENCE_FLOOR + its
-confidence |2p - 1|), normalised to sum 1; the floor keeps an undecided model's share from
-vanishing, so it still trains on the outcome. The ensemble's P(buy) is the
-contribution-weighted mean; the action is BUY at or above 0.5, SELL below; the confidence
-is max(p, 1 - p). HOLD is not an action: a signal under the threshold simply does not trade.
+Each model gives, for BUY and for SELL, a score that the side's trade nets > 0 over the
+trade horizon (`[models] trade_horizon`):
+  - CNN: P(up) and P(down) of that horizon's head. Classes are cut at the round-trip cost,
+    so "flat" (neither side pays) is a real abstain vote: 85 % flat gives both sides 0.15
+    at most.
+  - DQN: sigmoid(Q) of each side's expected net return (in units of 10 bp; HOLD is 0).
+  - COB: softmax of its BUY/SELL logits; it does not vote without an order book (its input
+    is all zero and its output a constant).
+A model's contribution is its base weight times (CONFIDENCE_FLOOR + |score_buy -
+score_sell|), normalised to sum 1; the floor keeps an undecided model's share from
+vanishing, so it still trains on the outcome. A model whose scores are not finite numbers
+in [0, 1] does not vote (share 0). The ensemble's score per side is the
+contribution-weighted mean. These are raw scores; the calibrator
+(engine/decision/calibration.py) turns them into the probability the threshold compares.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ from engine.decision.ports import Prediction
 from engine.features.schema import HORIZONS
 
 CONFIDENCE_FLOOR = 0.5
-CNN_DIRECTION_HORIZONS = ("5m", "15m")  # the heads the CNN's vote is read from
 _HORIZON_INDEX = {name: i for i, (name, _) in enumerate(HORIZONS)}
 DOWN, FLAT, UP = 0, 1, 2  # class order of each CNN horizon head
 
+SideScores = dict[Side, float]
 
-def p_buy_from_two(logits: np.ndarray) -> float:
+
+def softmax_first(logits: np.ndarray) -> float:
     """Softmax probability of the first of two (BUY, SELL) scores, computed stably."""
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max()
@@ -33,35 +41,41 @@ def p_buy_from_two(logits: np.ndarray) -> float:
     return float(e[0] / e.sum())
 
 
-def cnn_up_down(cnn_predictions: np.ndarray) -> tuple[float, float]:
-    """Mean P(up) and P(down) over the CNN's direction horizons."""
-    probs = np.asarray(cnn_predictions[: 3 * len(HORIZONS)]).reshape(len(HORIZONS), 3)
-    rows = [probs[_HORIZON_INDEX[h]] for h in CNN_DIRECTION_HORIZONS]
-    return float(np.mean([r[UP] for r in rows])), float(np.mean([r[DOWN] for r in rows]))
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-def model_p_buy(pred: Prediction) -> dict[str, float]:
-    """Each model's probability that BUY is right, from its raw outputs."""
-    up, down = cnn_up_down(pred.cnn_predictions)
+def cnn_classes(cnn_predictions: np.ndarray, horizon: str) -> tuple[float, float, float]:
+    """(P(down), P(flat), P(up)) of one CNN horizon head."""
+    probs = np.asarray(cnn_predictions[: 3 * len(HORIZONS)]).reshape(len(HORIZONS), 3)[_HORIZON_INDEX[horizon]]
+    return float(probs[DOWN]), float(probs[FLAT]), float(probs[UP])
+
+
+def model_scores(pred: Prediction, horizon: str) -> dict[ModelName, SideScores | None]:
+    """Each model's BUY and SELL score from its raw outputs; None for a model that cannot vote."""
+    down, _, up = cnn_classes(pred.cnn_predictions, horizon)
+    q = np.asarray(pred.dqn_q, dtype=np.float64)
+    p_buy = softmax_first(pred.cob_logits)
     return {
-        ModelName.CNN: up / (up + down) if up + down > 0 else 0.5,
-        ModelName.DQN: p_buy_from_two(pred.dqn_q),
-        ModelName.COB_RL: p_buy_from_two(pred.cob_logits),
+        ModelName.CNN: {Side.BUY: up, Side.SELL: down},
+        ModelName.DQN: {Side.BUY: sigmoid(float(q[0])), Side.SELL: sigmoid(float(q[1]))},
+        ModelName.COB_RL: {Side.BUY: p_buy, Side.SELL: 1.0 - p_buy} if pred.cob_active else None,
     }
 
 
-def combine(p_buy: dict[str, float], base: dict[str, float]) -> tuple[Side, float, dict[str, float]]:
-    """(action, confidence, contributions) from per-model P(buy) and base weights.
+def _valid(scores: SideScores | None) -> bool:
+    return scores is not None and all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in scores.values())
 
-    A model whose probability is not a finite number in [0, 1] does not vote (share 0):
-    one broken output must not poison the others' decision. Raises ValueError when no
-    model is left with a positive weight."""
-    valid = {m: p for m, p in p_buy.items() if math.isfinite(p) and 0.0 <= p <= 1.0}
-    raw = {m: base.get(m, 0.0) * (CONFIDENCE_FLOOR + abs(2.0 * p - 1.0)) if m in valid else 0.0 for m, p in p_buy.items()}
+
+def combine(scores: dict[ModelName, SideScores | None], base: dict[str, float]) -> tuple[SideScores, dict[str, float]]:
+    """(ensemble score per side, contributions) from per-model scores and base weights.
+    Raises ValueError when no model is left with a positive weight."""
+    raw = {m: base.get(m, 0.0) * (CONFIDENCE_FLOOR + abs(s[Side.BUY] - s[Side.SELL])) if _valid(s) else 0.0
+           for m, s in scores.items()}
     total = sum(raw.values())
     if not total > 0:
-        raise ValueError(f"no model can vote: probabilities {p_buy}, base weights {base}")
+        raise ValueError(f"no model can vote: scores {scores}, base weights {base}")
     contributions = {m: w / total for m, w in raw.items()}
-    p = sum(contributions[m] * valid[m] for m in valid)
-    action = Side.BUY if p >= 0.5 else Side.SELL
-    return action, max(p, 1.0 - p), contributions
+    side_scores = {side: sum(contributions[m] * s[side] for m, s in scores.items() if contributions[m] > 0)
+                   for side in Side}
+    return side_scores, contributions

@@ -1,16 +1,28 @@
-"""The decision step: when to decide, and the signal a decision produces.
+"""The decision step: when to decide, what to do, and the signal a decision produces.
 
 Every `decision_interval_s` of event time the policy builds the model state (causally, from
-the market as it is now), asks the models for their outputs, combines them (ensemble.py)
-and returns a `Signal`. What happens next (trade, close, or nothing under the confidence
-threshold) is the runtime's business; labels and links are the learning stage's.
+the market as it is now), asks the models for their outputs, combines them into one raw
+score per side (ensemble.py), turns the scores into calibrated probabilities that the side's
+trade nets > 0 (calibration.py), and picks an action:
+  - flat: the side with the higher probability if it reaches the threshold, else HOLD
+    (stay flat). While the calibrator has too few outcomes there is no probability, and the
+    greedy action is HOLD ("calibrating");
+  - holding a side: EXIT when the opposite side reaches the threshold or has become the
+    more likely winner, else HOLD (keep the position).
+On paper with auto-trading on, exploration.py may replace the greedy action by a draw; the
+signal records which (`policy`) and the propensity of the action taken. What happens next
+(an order, a close, or nothing) is the runtime's business; labels and links are the
+learning stage's.
 """
 
 from __future__ import annotations
 
-from engine.core.enums import Side, Source
+from engine.config import Settings
+from engine.core.enums import Action, Policy, Side, Source
 from engine.core.units import NS_PER_S
-from engine.decision.ensemble import cnn_up_down, combine, model_p_buy
+from engine.decision.calibration import Calibrator
+from engine.decision.ensemble import cnn_classes, combine, model_scores
+from engine.decision.exploration import Explorer
 from engine.decision.ports import Learner, StateArrays
 from engine.decision.signal import Signal, new_signal_id
 from engine.features.builder import PositionInfo, State, StateBuilder
@@ -20,9 +32,24 @@ from engine.market.state import MarketState
 SIGNAL_FLUSH = 64  # decision signals written to the ledger per batch
 
 
+def build_policy(settings: Settings, market: MarketState, traded: str, venue: str, learner: Learner) -> "DecisionPolicy":
+    """The decision step of one engine, with its calibrator and exploration from the config."""
+    m = settings.models
+    return DecisionPolicy(
+        market, traded, venue, learner, base_weights=m.base_weights,
+        decision_interval_s=settings.engine.decision_interval_s, threshold=m.confidence_threshold,
+        trade_horizon=m.trade_horizon,
+        calibrator=Calibrator(window=m.calibration_window, refit_every=m.calibration_refit_every,
+                              min_pairs=m.calibration_min_pairs),
+        explorer=Explorer(start_per_hour=m.explore_per_hour_start, floor_per_hour=m.explore_per_hour_floor,
+                          half_life_labels=m.explore_half_life_labels, seed=settings.sim.seed),
+    )
+
+
 class DecisionPolicy:
     def __init__(self, market: MarketState, traded: str, venue: str, learner: Learner, *,
-                 base_weights: dict[str, float], decision_interval_s: float) -> None:
+                 base_weights: dict[str, float], decision_interval_s: float, threshold: float,
+                 trade_horizon: str, calibrator: Calibrator, explorer: Explorer) -> None:
         self.market = market
         self.traded = traded
         self.venue = venue
@@ -35,6 +62,11 @@ class DecisionPolicy:
         self.last: Signal | None = None
         self.last_state: State | None = None
         self.unsaved: list[Signal] = []
+        self.threshold = threshold
+        self.trade_horizon = trade_horizon
+        self.calibrator = calibrator
+        self.explorer = explorer
+        self._last_decision_ns: int | None = None
 
     def due(self, now_ns: int) -> bool:
         """True once per decision interval, on the grid of event time."""
@@ -46,24 +78,42 @@ class DecisionPolicy:
         return True
 
     def decide(self, info: PositionInfo | None, balance: float, kind: Source = Source.AUTO,
-               forced_action: Side | None = None) -> Signal:
-        """Run the models on the current state; return the signal (not yet persisted)."""
+               forced_action: Side | None = None, holding: Side | None = None, explore: bool = False) -> Signal:
+        """Run the models on the current state; return the signal (not yet persisted).
+        `holding` is the side of the open position, if any; `explore` allows an exploration
+        draw (auto-trading on paper)."""
         now = self.market.clock.now_ns()
         state = self.builder.build(self.market, info)
         pred = self.learner.predict(state.vector, state.market_tensor, state.cob)
         state = state.with_cnn(pred.cnn_hidden, pred.cnn_predictions)
-        p_buy = model_p_buy(pred)
-        up, down = cnn_up_down(pred.cnn_predictions)
-        action, confidence, contributions = combine(p_buy, self.base_weights)
+        per_model = model_scores(pred, self.trade_horizon)
+        scores, contributions = combine(per_model, self.base_weights)
+        p_win = {side: self.calibrator.p_win(scores[side]) for side in Side}
+        greedy = greedy_action(p_win, holding, self.threshold)
+        decision, policy, propensity = greedy, Policy.GREEDY, 1.0
+        if kind is Source.AUTO:
+            available = (Action.BUY, Action.SELL, Action.HOLD) if holding is None else (Action.HOLD, Action.EXIT)
+            dt_s = (now - self._last_decision_ns) / NS_PER_S if self._last_decision_ns is not None else 0.0
+            self._last_decision_ns = now
+            epsilon = self.explorer.epsilon(self.calibrator.pairs // 2, dt_s)
+            decision, policy, propensity = self.explorer.choose(greedy, available, epsilon, enabled=explore)
+        side = forced_action or decision.side or (holding.opposite if decision is Action.EXIT and holding
+                                                  else max(Side, key=lambda s: scores[s]))
+        down, flat, up = cnn_classes(pred.cnn_predictions, self.trade_horizon)
         signal = Signal(
             id=new_signal_id("S", now), ts_ns=now, symbol=self.traded, kind=kind,
-            action=forced_action or action, venue=self.venue, confidence=confidence, model_action=action,
-            contributions=contributions,
+            action=side, venue=self.venue, confidence=scores[side], model_action=side if forced_action is None
+            else (decision.side or side), contributions=contributions,
+            decision=Action(forced_action.value) if forced_action else decision, policy=policy,
+            propensity=propensity, p_win=p_win[side],
             outputs={
-                "p_buy": p_buy,
-                "cnn": {"p_up_5m_15m": up, "p_down_5m_15m": down},
+                "scores": {str(s): float(v) for s, v in scores.items()},
+                "p_win": {str(s): v for s, v in p_win.items()},
+                "greedy": str(greedy),
+                "cnn": {"horizon": self.trade_horizon, "p_down": down, "p_flat": flat, "p_up": up},
                 "dqn": {"q": [float(q) for q in pred.dqn_q]},
-                "cob_rl": {"logits": [float(x) for x in pred.cob_logits], "value": float(pred.cob_value)},
+                "cob_rl": ({"logits": [float(x) for x in pred.cob_logits], "value": float(pred.cob_value)}
+                           if pred.cob_active else {"off": "no order book"}),
                 "context": {"balance": balance, "sigma_1m_bp": entry_volatility_bp(self.market, self.traded),
                             "range_pos_1h": range_position(self.market, self.traded),
                             "latency_ms": pred.latency_ms},
@@ -86,3 +136,14 @@ class DecisionPolicy:
             return []
         out, self.unsaved = self.unsaved, []
         return out
+
+
+def greedy_action(p_win: dict[Side, float | None], holding: Side | None, threshold: float) -> Action:
+    """The models' own choice (module docstring); HOLD while there is no calibrated probability."""
+    if any(p is None for p in p_win.values()):
+        return Action.HOLD
+    if holding is None:
+        best = max(Side, key=lambda s: p_win[s])
+        return Action(best.value) if p_win[best] >= threshold else Action.HOLD
+    against = p_win[holding.opposite]
+    return Action.EXIT if against >= threshold or against > p_win[holding] else Action.HOLD

@@ -43,14 +43,15 @@ class Prediction:
     cnn_hidden: np.ndarray       # (CNN_HIDDEN,)
     cnn_predictions: np.ndarray  # (CNN_PREDICTIONS,), layout in engine/features/schema.py
     dqn_action: int              # 0 BUY, 1 SELL
-    dqn_q: np.ndarray            # (2,)
+    dqn_q: np.ndarray            # (2,) expected net return of BUY and SELL, in units of 10 bp
     dqn_confidence: float        # softmax(Q)[action]
     cob_action: int
-    cob_logits: np.ndarray       # (2,)
+    cob_logits: np.ndarray       # (2,) BUY vs SELL: which side's move beats the cost
     cob_confidence: float        # softmax(logits)[action]
     cob_value: float
     versions: dict[str, int]     # model name -> version these outputs came from
     latency_ms: float
+    cob_active: bool = True      # False: the COB input is empty (no order book), its output means nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class TradeExperience:
     hold_s: float | None = None
     extrema: bool = False
     clear_move: bool = False
+    move_bp: float | None = None   # the price's log move entry -> exit, in bp (side-free)
+    cost_bp: float = 0.0           # the round-trip cost the labels are cut at
 
 
 # One horizon's matured label: class 0 down / 1 flat / 2 up by the net move, and the net
@@ -80,15 +83,21 @@ HorizonLabels = Mapping[str, HorizonLabel | None]
 
 @dataclass(frozen=True, slots=True)
 class LabelledState:
-    """One sample of a CNN label batch: a decision's market tensor and its matured labels.
+    """One sample of a label batch: a decision's state and what the market did after it.
 
-    Labels go to the CNN in batches (`Learner.submit_cnn_labels`) so that labels maturing
-    faster than one step each can be trained in one step rather than queued one step apiece;
-    each sample keeps its own loss term, weighted by `weight`."""
+    Labels go to the models in batches (`Learner.submit_labels`) so that labels maturing
+    faster than one step each can be trained in one step rather than queued one step apiece.
+    The CNN learns every horizon's class and return; with `state` and `move_bp` (the move
+    over the trade horizon) the DQN and the COB model learn both sides of the decision:
+    BUY would have netted move - cost, SELL -move - cost, whichever side was taken, so every
+    labelled decision teaches them, not only the ones that became trades."""
 
     market_tensor: np.ndarray   # (SCHEMA.market_channels, SCHEMA.market_steps) float32
     labels: HorizonLabels
     weight: float = 1.0
+    state: StateArrays | None = None
+    move_bp: float | None = None   # log move over the trade horizon, bp
+    cost_bp: float = 0.0           # round-trip cost, bp
 
 
 class TrainingEvent(TypedDict):
@@ -135,9 +144,9 @@ class Learner(Protocol):
 
     def submit_trade_outcome(self, experience: TradeExperience) -> Future[list[TrainingEvent]]: ...
 
-    def submit_cnn_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
-        """One CNN step on the whole batch; resolves (after the inference copy is
-        published) to that step's event."""
+    def submit_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
+        """One step per model on the whole batch; resolves (after the inference copy is
+        published) to the steps' events."""
         ...
 
     def submit_dqn_experience(self, experiences: list[TradeExperience]) -> Future[int]: ...

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.enums import Side, Source
+from engine.core.enums import Action, Policy, Side, Source
 from engine.core.units import NS_PER_MS
 from engine.decision.ports import StateArrays
 
@@ -24,9 +24,9 @@ class Signal:
     ts_ns: int
     symbol: str
     kind: Source                 # AUTO: a decision; MANUAL: the models' view at a manual entry
-    action: Side                 # what was done or would be done
+    action: Side                 # the side the decision concerns: opened, closed (EXIT: the closing side) or preferred
     venue: str
-    confidence: float | None = None          # None: no model ran
+    confidence: float | None = None          # the ensemble's raw score for `action`; None: no model ran
     model_action: Side | None = None          # the ensemble's own choice (differs when forced)
     contributions: dict[str, float] = field(default_factory=dict)  # model -> share, sums to 1
     outputs: dict[str, Any] = field(default_factory=dict)          # per-model outputs and "context"
@@ -34,6 +34,10 @@ class Signal:
     state_ref: str | None = None              # where the state can be had again
     state: StateArrays | None = None          # kept in memory (and saved) for opening signals
     schema: str | None = None                 # feature-schema fingerprint the state was built under
+    decision: Action | None = None            # BUY / SELL / HOLD / EXIT as decided (None: no model ran)
+    policy: Policy = Policy.GREEDY            # greedy, or an exploration draw
+    propensity: float | None = None           # probability the rule had of taking `decision`
+    p_win: float | None = None                # calibrated P(the `action` side's trade nets > 0); None: calibrating
 
     @property
     def context(self) -> dict[str, Any]:
@@ -49,7 +53,9 @@ class Signal:
             action=Side(row["action"]), venue=row["venue"], confidence=row.get("confidence"),
             contributions=dict(row.get("contributions") or {}), outputs=dict(row.get("outputs") or {}),
             model_versions=dict(row.get("model_versions") or {}), state_ref=row.get("state_ref"),
-            state=state, schema=schema,
+            state=state, schema=schema, decision=Action(row["decision"]) if row.get("decision") else None,
+            policy=Policy(row.get("policy") or Policy.GREEDY), propensity=row.get("propensity"),
+            p_win=row.get("p_win"),
         )
 
 

@@ -1,10 +1,12 @@
 """Multi-horizon outcomes: what the market did 1m, 5m and 15m after a decision.
 
-Every `every_s` of event time one decision's market tensor is kept; as each horizon passes
-its realised return is recorded, and at the last horizon the labels are complete (they are
-persisted and trained into the CNN by engine/learning/schedule.py). A move smaller than
-the round-trip cost is labelled "flat" (a trade would not have paid), not skipped: which
-moves are worth learning is defined by what trading costs, not by an arbitrary threshold.
+Every `every_s` of event time one decision's state and raw side scores are kept; as each
+horizon passes its realised return is recorded, and at the last horizon the labels are
+complete (they are persisted and trained by engine/learning/schedule.py). A move smaller
+than the round-trip cost is labelled "flat" (a trade would not have paid), not skipped:
+which moves are worth learning is defined by what trading costs, not by an arbitrary
+threshold. This is the one outcome rule: the CNN's trade labels, the DQN's and COB's
+both-sides labels and the calibration of the threshold all use `label_of`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core.units import BP, NS_PER_S
-from engine.decision.ports import HorizonLabels
+from engine.decision.ports import HorizonLabels, StateArrays
 from engine.features.schema import HORIZONS, LABELLED_HORIZONS
 
 HORIZONS_S = tuple(s for _, s in LABELLED_HORIZONS)
 HORIZON_NAMES = {s: name for name, s in LABELLED_HORIZONS}
 CLASS_NAMES = ("down", "flat", "up")
+DOWN, FLAT, UP = 0, 1, 2
 
 
 @dataclass(slots=True)
@@ -29,26 +32,33 @@ class Pending:
     signal_id: str
     ts_ns: int
     price: float
-    market_tensor: np.ndarray
+    state: StateArrays
+    scores: dict[str, float]   # the ensemble's raw BUY/SELL scores at the decision
     returns_bp: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class MaturedLabels:
     signal_id: str
-    market_tensor: np.ndarray
+    state: StateArrays
+    scores: dict[str, float]
+    returns_bp: dict[int, float]                # horizon seconds -> log return, bp
     labels: HorizonLabels                       # every CNN horizon; unlabelled ones None
     rows: list[tuple[str, int, float, str, int]]  # horizon_outcomes rows for the ledger
     matured_ns: int                             # event time the last horizon was read (the lag's start)
+
+    @property
+    def market_tensor(self) -> np.ndarray:
+        return self.state.market_tensor
 
 
 def label_of(return_bp: float, cost_bp: float) -> int:
     """0 down, 1 flat (|move| below the round-trip cost), 2 up."""
     if return_bp > cost_bp:
-        return 2
+        return UP
     if return_bp < -cost_bp:
-        return 0
-    return 1
+        return DOWN
+    return FLAT
 
 
 class HorizonLabeler:
@@ -58,13 +68,14 @@ class HorizonLabeler:
         self.pending: deque[Pending] = deque()
         self._last_ns: int | None = None
 
-    def track(self, signal_id: str, ts_ns: int, price: float | None, market_tensor: np.ndarray) -> bool:
+    def track(self, signal_id: str, ts_ns: int, price: float | None, state: StateArrays,
+              scores: dict[str, float]) -> bool:
         if price is None or not price > 0:
             return False
         if self._last_ns is not None and ts_ns - self._last_ns < self.every_ns:
             return False
         self._last_ns = ts_ns
-        self.pending.append(Pending(signal_id, ts_ns, price, market_tensor))
+        self.pending.append(Pending(signal_id, ts_ns, price, state, scores))
         return True
 
     def advance(self, now_ns: int, price: float | None) -> list[MaturedLabels]:
@@ -84,5 +95,5 @@ class HorizonLabeler:
                 c = label_of(r, self.cost_bp)
                 labels[HORIZON_NAMES[h]] = {"class": c, "return": r / 100.0}  # percent, the CNN's unit
                 rows.append((item.signal_id, h, r, CLASS_NAMES[c], now_ns))
-            done.append(MaturedLabels(item.signal_id, item.market_tensor, labels, rows, now_ns))
+            done.append(MaturedLabels(item.signal_id, item.state, item.scores, item.returns_bp, labels, rows, now_ns))
         return done

@@ -77,7 +77,9 @@ class OutcomeProcessor:
         on_done: Callable[[dict[str, Any], Reward | None, list[TrainingEvent]], None],
         now_ns: Callable[[], int],
         lag: TrainingLag,
+        cost_bp: float = 0.0,
     ) -> None:
+        self.cost_bp = cost_bp  # the outcome rule's round-trip cost (engine/learning/schedule.py label_cost_bp)
         self._ledger = ledger
         self.calculator = calculator
         self.tracker = tracker
@@ -192,8 +194,17 @@ class OutcomeProcessor:
         experience = TradeExperience(
             state=signal.state, side=Side(row["side"]), reward=reward, weights=weights, pnl=row["pnl"],
             hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, **experience_tags(row, signal.context),
+            move_bp=price_move_bp(row), cost_bp=self.cost_bp,
         )
         return await asyncio.wrap_future(self.trainer.submit_trade_outcome(experience))
+
+
+def price_move_bp(row: dict[str, Any]) -> float | None:
+    """The trade's log price move entry -> exit in bp, whatever its side (None if unknown)."""
+    entry, exit_ = row.get("entry_price"), row.get("exit_price")
+    if not (entry and exit_ and entry > 0 and exit_ > 0):
+        return None
+    return math.log(exit_ / entry) * BP
 
 
 def _transitions(rows: list[dict[str, Any]]) -> list[TradeExperience]:

@@ -42,8 +42,10 @@ from engine.core.tasks import cancel_and_wait
 from engine.config import Settings
 from engine.core.units import round_trip_cost_bp
 from engine.decision.ports import LabelledState, Learner, TrainingEvent
-from engine.features.schema import SCHEMA
-from engine.learning.horizons import HorizonLabeler, MaturedLabels
+from engine.features.schema import LABELLED_HORIZONS, SCHEMA
+from engine.core.enums import Side
+from engine.decision.calibration import Calibrator
+from engine.learning.horizons import DOWN, UP, HorizonLabeler, MaturedLabels, label_of
 from engine.learning.lag import TrainingLag
 from engine.learning.outcomes import OutcomeProcessor
 from engine.learning.reward import Reward, RewardCalculator
@@ -70,8 +72,11 @@ class LabelTraining:
 
     def __init__(self, labeler: HorizonLabeler, learner: Learner, ledger: Callable[[], Ledger],
                  flush_signals: Callable[[], Any], now_ns: Callable[[], int], lag: TrainingLag,
-                 real_time: Callable[[], bool], *, batch_max: int, queue_max: int) -> None:
+                 real_time: Callable[[], bool], *, batch_max: int, queue_max: int,
+                 calibrator: Calibrator | None = None, trade_horizon_s: int = 60) -> None:
         self.labeler = labeler
+        self.calibrator = calibrator
+        self.trade_horizon_s = trade_horizon_s
         self._learner = learner
         self._ledger = ledger
         self._flush_signals = flush_signals
@@ -89,6 +94,7 @@ class LabelTraining:
         """Queue the labels that matured by `now_ns`; in real time, start training them."""
         for matured in self.labeler.advance(now_ns, price):
             self._rows.extend(matured.rows)
+            self._calibrate(matured)
             if len(self.waiting) >= self.queue_max:
                 self.waiting.popleft()
                 self.dropped += 1
@@ -98,6 +104,16 @@ class LabelTraining:
             self.waiting.append(matured)
         if self.waiting and self._pump is None and self._real_time():
             self._pump = asyncio.create_task(self._run_pump(), name="label-training")
+
+    def _calibrate(self, matured: MaturedLabels) -> None:
+        """Both sides' out-of-sample outcomes at the trade horizon -> the calibrator. Done as
+        the labels mature (not when they are trained), so what a decision may use depends
+        only on event time, in either mode."""
+        if self.calibrator is None:
+            return
+        move, cost = matured.returns_bp[self.trade_horizon_s], self.labeler.cost_bp
+        self.calibrator.add(matured.scores[str(Side.BUY)], label_of(move, cost) == UP)
+        self.calibrator.add(matured.scores[str(Side.SELL)], label_of(move, cost) == DOWN)
 
     @property
     def idle(self) -> bool:
@@ -125,8 +141,9 @@ class LabelTraining:
             ledger = self._ledger()
             if rows:
                 await ledger.record_horizon_outcomes(rows)
-            samples = [LabelledState(m.market_tensor, m.labels) for m in batch]
-            events: list[TrainingEvent] = await asyncio.wrap_future(self._learner.submit_cnn_labels(samples))
+            samples = [LabelledState(m.market_tensor, m.labels, state=m.state, move_bp=m.returns_bp[self.trade_horizon_s],
+                                     cost_bp=self.labeler.cost_bp) for m in batch]
+            events: list[TrainingEvent] = await asyncio.wrap_future(self._learner.submit_labels(samples))
             done_ns = self._now_ns()
             for m in batch:
                 self.lag.record(m.matured_ns, done_ns)
@@ -183,20 +200,27 @@ class TrainingSchedule:
                 "labels_dropped": self.labels.dropped if self.labels is not None else 0}
 
 
+def label_cost_bp(settings: Settings) -> float:
+    """The round-trip cost the outcome rule cuts at: two taker fees plus the stated spread
+    (`bar_spread_bp`, what a bars-only fill pays; on a book it is a conservative stand-in)."""
+    return round_trip_cost_bp(settings.trading.taker_fee) + settings.trading.bar_spread_bp
+
+
 def build_training(settings: Settings, venue: str, learner: Learner | None, now_ns: Callable[[], int],
                    speed: Callable[[], float | None], ledger: Callable[[], Ledger], flush_signals: Callable[[], Any],
                    tracker: SignalPositionTracker,
                    on_outcome: Callable[[dict[str, Any], Reward | None, list[TrainingEvent]], None],
-                   ) -> TrainingSchedule:
+                   calibrator: Calibrator | None = None) -> TrainingSchedule:
     """The learning stage of one engine (label training only when there is a learner)."""
     lag = TrainingLag()
     outcomes = OutcomeProcessor(ledger, RewardCalculator(settings.reward.preset), tracker, learner,
-                                SCHEMA.fingerprint, on_outcome, now_ns, lag)
+                                SCHEMA.fingerprint, on_outcome, now_ns, lag, cost_bp=label_cost_bp(settings))
     labels = None
     if learner is not None:
         m = settings.models
-        labeler = HorizonLabeler(m.label_every_s, round_trip_cost_bp(settings.trading.taker_fee))
+        labeler = HorizonLabeler(m.label_every_s, label_cost_bp(settings))
         labels = LabelTraining(labeler, learner, ledger, flush_signals, now_ns, lag,
                                lambda: real_time_training(venue, speed()),
-                               batch_max=m.label_batch_max, queue_max=m.label_queue_max)
+                               batch_max=m.label_batch_max, queue_max=m.label_queue_max, calibrator=calibrator,
+                               trade_horizon_s=dict(LABELLED_HORIZONS)[m.trade_horizon])
     return TrainingSchedule(venue, speed, outcomes, labels, lag)

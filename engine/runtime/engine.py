@@ -21,7 +21,7 @@ from engine.core.clock import EventClock, Pacer
 from engine.core.enums import FeedState, ModelName, Side, Source
 from engine.core.events import BarEvent, BookEvent, Event
 from engine.core.units import NS_PER_S
-from engine.decision.policy import DecisionPolicy
+from engine.decision.policy import DecisionPolicy, build_policy
 from engine.decision.ports import Learner, ModelMetrics, TrainingEvent
 from engine.decision.signal import Signal, manual_signal_without_models
 from engine.features.builder import PositionInfo
@@ -33,8 +33,9 @@ from engine.learning.schedule import build_training
 from engine.learning.tracker import SignalPositionTracker
 from engine.market.state import MarketState
 from engine.runtime.restore import restore_session
+from engine.trading.auto import AutoTrader
 from engine.trading.orders import Executor, OrderService
-from engine.trading.paper import OrderRejected, PaperExecutor, QueuedOrder
+from engine.trading.paper import PaperExecutor, QueuedOrder
 from engine.trading.portfolio import ClosedTrade, FillPlan, Portfolio, Position, position_info
 from engine.venues.base import Venue
 from engine.venues.sim import venue_detail
@@ -76,14 +77,12 @@ class Engine:
         self.rate = RateMeter(wall)
         self.trainer = trainer
         self.models_status = models_status
-        self.policy = DecisionPolicy(
-            self.market, self.traded, venue.name, trainer, base_weights=settings.models.base_weights,
-            decision_interval_s=settings.engine.decision_interval_s,
-        ) if trainer else None
+        self.policy = build_policy(settings, self.market, self.traded, venue.name, trainer) if trainer else None
         self.auto = bool(settings.models.auto_trade if auto is None else auto) and self.policy is not None
         self.tracker = SignalPositionTracker()
         self.training = build_training(settings, venue.name, trainer, self.clock.now_ns, lambda: self.pacer.speed,
-                                       lambda: self.ledger, self._flush_signals, self.tracker, self._on_outcome)
+                                       lambda: self.ledger, self._flush_signals, self.tracker, self._on_outcome,
+                                       self.policy.calibrator if self.policy else None)
         self.labels, self.outcomes = self.training.labels, self.training.outcomes
         self.orders = OrderService(
             settings, self.market, self.portfolio, self.executor, lambda: self.ledger, self.clock, venue.name,
@@ -94,6 +93,7 @@ class Engine:
         # Live orders stay refused until the trader confirms them (typed in the TUI, or
         # --yes-i-mean-it headless); paper orders need no confirmation.
         self.orders.confirmed = not self.live_orders
+        self.autotrader = AutoTrader(self.submit, self.close_position, self.note)
         self.trades = TradeLog()
         self.first_event_ns: int | None = None
         self.messages: deque[str] = deque(maxlen=20)
@@ -181,10 +181,11 @@ class Engine:
             await self.training.settle()
 
     async def _decision_step(self, policy: DecisionPolicy) -> None:
-        """Decide, label, and act on the signal when auto-trading and confident enough."""
+        """Decide, label, and act on the decision (trading/auto.py) when auto-trading."""
         pos = self.portfolio.position(self.traded)
         try:
-            signal = policy.decide(self._position_info(pos), self.portfolio.balance)
+            signal = policy.decide(self._position_info(pos), self.portfolio.balance, holding=pos.side if pos else None,
+                                   explore=self.auto and not self.live_orders)
         except Exception as exc:  # a model that cannot run disables predictions, loudly
             log.exception("decision step failed")
             self._disable_models(f"predictions disabled: {exc}")
@@ -192,19 +193,9 @@ class Engine:
         self.signals += 1
         await self.ledger.record_signals(policy.take_unsaved())
         now, mid = self.clock.now_ns(), self.market[self.traded].mid
-        self.labels.labeler.track(signal.id, now, mid, signal.state.market_tensor)
+        self.labels.labeler.track(signal.id, now, mid, signal.state, signal.outputs["scores"])
         self.labels.advance(now, mid)
-        if not self.auto or signal.confidence < self.settings.models.confidence_threshold:
-            return
-        if not FeedState(self.market.feed_state).healthy:
-            return  # auto-trading pauses while the feed is not healthy
-        try:
-            if pos is None:
-                await self.submit(signal.action, source=Source.AUTO, signal=signal)
-            elif pos.side is not signal.action:
-                await self.close_position(source=Source.AUTO)
-        except OrderRejected as exc:
-            self.note(f"auto {signal.action} refused: {exc}")
+        await self.autotrader.act(signal, pos, auto=self.auto, feed_healthy=FeedState(self.market.feed_state).healthy)
 
     def _position_info(self, pos: Position | None) -> PositionInfo:
         return position_info(pos, configured_qty=self.settings.order_qty_for(self.traded),

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.core.enums import Source
+from engine.core.units import BP
 from engine.runtime.engine import Engine
 from engine.venues.sim import sim_edge, venue_detail
 from engine.views.projection import model_views
@@ -29,6 +31,14 @@ def loss_trend(history: list[tuple[int, float]], n: int = 20) -> dict[str, Any]:
         return {"first_mean": None, "last_mean": None}
     head, tail = losses[:n], losses[-n:]
     return {"first_mean": sum(head) / len(head), "last_mean": sum(tail) / len(tail)}
+
+
+def greedy_stats(closed: list[dict]) -> dict[str, Any]:
+    """Trades the models opened greedily: count, win rate and mean net bp of notional."""
+    greedy = [t for t in closed if t.get("opened_by") == Source.AUTO]
+    net_bp = [t["pnl"] / (t["qty"] * t["entry_price"]) * BP for t in greedy if t["qty"] and t["entry_price"]]
+    return {"trades": len(greedy), "win_rate": sum(1 for t in greedy if t["pnl"] > 0) / len(greedy) if greedy else None,
+            "net_bp_per_trade": sum(net_bp) / len(net_bp) if net_bp else None}
 
 
 def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict[str, Any]:
@@ -73,7 +83,13 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "avg_reward": sum(rewards) / len(rewards) if rewards else None,
         "pnl": sum(t["pnl"] for t in session_closed),
         "fees": sum(t["fees"] for t in session_closed),
-        "by_source": {src: sum(1 for t in session_closed if t["source"] == src) for src in ("manual", "auto", "rule")},
+        "by_source": {str(src): sum(1 for t in session_closed if t["source"] == src) for src in Source},  # who closed
+        # who opened: the models' greedy choice (auto), an exploration draw, or the trader;
+        # the edge statistics count greedy trades only
+        "opened_by": {str(src): sum(1 for t in session_closed if t.get("opened_by") == src)
+                      for src in (Source.AUTO, Source.EXPLORE, Source.MANUAL)},
+        "greedy": greedy_stats(session_closed),
+        "signals_refused": engine.autotrader.summary(),
         "training_events": dict(engine.session_training),
         "training_lag_event_s": engine.training.summary(),  # mode, count, p50, max, labels_dropped
         "models_status": engine.models_status,

@@ -37,7 +37,7 @@ async def check_ledger(db, summary):
             link = await (await conn.execute("SELECT * FROM signal_links WHERE position_id = ?", (t["id"],))).fetchone()
             assert link is not None, "every closed trade is linked to the signal that opened it"
             signal = await (await conn.execute("SELECT * FROM signals WHERE id = ?", (t["signal_id"],))).fetchone()
-            assert signal["kind"] == ("auto" if t["open_source"] == "auto" else "manual")
+            assert signal["kind"] == ("auto" if t["open_source"] in ("auto", "explore") else "manual")
             reward = await (await conn.execute("SELECT * FROM rewards WHERE trade_id = ?", (t["id"],))).fetchone()
             comps = json.loads(reward["components"])
             assert {"pnl", "time", "risk", "consistency", "streak", "final"} <= comps.keys()

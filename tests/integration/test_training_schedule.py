@@ -29,10 +29,11 @@ from tests.conftest import REPO, XDG_DIRS
 from tests.helpers import sim_settings
 
 EVENT_S = 1200  # 20 minutes: labels mature from 15 minutes on, and the DQN gets past its warm-up
-# Untrained models are rarely 70 % sure and rarely change their minds: 0.5 and a 20 s
-# holding limit make them trade every ~20 s, so trades, rewards and all three models'
-# training (the DQN's prioritized replay included) are exercised.
-CHURN = "[models]\nconfidence_threshold = 0.5\n[risk]\nmax_hold_s = 20.0\n"
+# Fresh models trade by exploration while they calibrate: a high exploration rate, a short
+# calibration and a 20 s holding limit make them trade every ~10-20 s, so trades, rewards and
+# all three models' training (the DQN's prioritized replay included) are exercised.
+CHURN = ("[models]\nexplore_per_hour_start = 600.0\ncalibration_min_pairs = 20\n"
+         "[risk]\nmax_hold_s = 20.0\n")
 WALL_KEYS = {"wall_s", "events_per_s", "db"}  # the only summary keys a rerun may change
 
 
@@ -120,7 +121,7 @@ def test_lockstep_trains_everything_before_the_next_decision_with_zero_lag(two_r
         matured = sorted(ts for (ts,) in conn.execute("SELECT DISTINCT ts_ns FROM horizon_outcomes"))
         labels = conn.execute("SELECT COUNT(DISTINCT signal_id) FROM horizon_outcomes").fetchone()[0]
         label_steps = conn.execute("SELECT model_version, ts_ns FROM training_events WHERE kind = 'horizon_label'"
-                                   " ORDER BY ts_ns").fetchall()
+                                   " AND model = 'cnn' ORDER BY ts_ns").fetchall()
     assert labels > 0 and [ts for _, ts in label_steps] == matured, "one CNN step at each moment labels matured"
     for version, ts_ns in label_steps:
         nxt = _next_decision(signals, ts_ns)
@@ -144,14 +145,14 @@ class HeldLabels:
     def __getattr__(self, name: str):
         return getattr(self._trainer, name)
 
-    def submit_cnn_labels(self, batch):
+    def submit_labels(self, batch):
         self.batches.append(len(batch))
         fut: Future = Future()
 
         def train_when_released() -> None:
             self._gate.wait()
             try:
-                fut.set_result(self._trainer.submit_cnn_labels(batch).result())
+                fut.set_result(self._trainer.submit_labels(batch).result())
             except BaseException as exc:  # noqa: BLE001 - reported through the future
                 fut.set_exception(exc)
 
@@ -169,7 +170,7 @@ async def test_real_time_bounds_the_label_queue_and_never_drops_a_trade(tmp_path
     queue_max, batch_max = 4, 8
     db = tmp_path / "rt.db"
     settings = sim_settings(str(db), engine={"speed": "1"}, risk={"max_hold_s": 20.0},
-                            models={"enabled": True, "device": "cpu", "auto_trade": True, "confidence_threshold": 0.5,
+                            models={"enabled": True, "device": "cpu", "auto_trade": True, "explore_per_hour_start": 600.0,
                                     "label_queue_max": queue_max, "label_batch_max": batch_max})
     learner = HeldLabels(Trainer("cpu", None, "sim", seed=1))
     wall = itertools.count(0.0, 10.0).__next__
@@ -191,12 +192,13 @@ async def test_real_time_bounds_the_label_queue_and_never_drops_a_trade(tmp_path
                                  " (SELECT trade_id FROM training_events WHERE kind = 'trade_outcome')").fetchone()[0]
         pending = conn.execute("SELECT COUNT(*) FROM pending_training").fetchone()[0]
         matured = conn.execute("SELECT COUNT(DISTINCT signal_id) FROM horizon_outcomes").fetchone()[0]
-        label_steps = conn.execute("SELECT COUNT(*) FROM training_events WHERE kind = 'horizon_label'").fetchone()[0]
+        label_steps = conn.execute("SELECT COUNT(*) FROM training_events WHERE kind = 'horizon_label'"
+                                   " AND model = 'cnn'").fetchone()[0]
     # A dropped label loses its training step, not its outcome record: `matured` counts all.
     dropped = matured - 1 - queue_max
     assert dropped > 0
     assert held_at_end == ([1], queue_max, dropped), "one batch held in flight, a full queue, the rest dropped"
-    assert released == [1, queue_max] and label_steps == 2, "the waiting labels went to the CNN as one batch"
+    assert released == [1, queue_max] and label_steps == 2, "the waiting labels went to the models as one batch"
     assert closed >= 10 and untrained == 0 and pending == 0, "every closed trade trained: outcomes are never dropped"
     assert summary["mode"] == "real_time" and summary["labels_dropped"] == dropped
     assert summary["count"] == closed + 1 + queue_max

@@ -85,15 +85,15 @@ def test_cnn_loss_falls_on_a_learnable_sequence_task() -> None:
 
 def test_cob_learns_imbalance_to_direction() -> None:
     """Feature 16 is the L1 queue imbalance (engine/features/cob.py); the price moves its way,
-    so BUY pays +|move| when it is positive and SELL when it is negative."""
+    so BUY is the side that wins when it is positive and SELL when it is negative (the bandit
+target: which side won, whoever acted)."""
     rng = np.random.default_rng(0)
     agent = COBRLAgent()
     for _ in range(250):
         s = rng.standard_normal((64, 48)).astype(np.float32)
-        a = rng.integers(0, 2, 64)
         move = np.sign(s[:, 16])
-        reward = np.where(a == BUY, move, -move).astype(np.float32)
-        agent.train_step(s, a, reward, np.ones(64, np.float32))
+        winners = np.where(move > 0, BUY, SELL)
+        agent.train_step(s, winners, move.astype(np.float32), np.ones(64, np.float32))
     test = rng.standard_normal((300, 48)).astype(np.float32)
     decisions = [cob_decide(agent.net, s, agent.device) for s in test]
     acc = np.mean([d[0] == (BUY if s[16] > 0 else SELL) for d, s in zip(decisions, test)])

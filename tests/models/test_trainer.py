@@ -187,7 +187,7 @@ def test_cnn_labels_job_and_metrics_snapshot(trainer) -> None:
     rng = np.random.default_rng(6)
     labels = {"1m": {"class": 2, "return": 0.3}, "5m": {"class": 1, "return": 0.0}}
     for _ in range(3):
-        events = trainer.submit_cnn_labels([LabelledState(_state(rng).market_tensor, labels)]).result(timeout=TIMEOUT)
+        events = trainer.submit_labels([LabelledState(_state(rng).market_tensor, labels)]).result(timeout=TIMEOUT)
     assert events[0]["status"] == "trained" and events[0]["model_version"] == 3
     m = trainer.metrics()["cnn"]
     assert m["steps"] == 3 and m["last_loss"] == events[0]["loss"] and len(m["history"]) == 3

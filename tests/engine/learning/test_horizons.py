@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 
 from engine.core.units import NS_PER_S
+from engine.decision.ports import StateArrays
 from engine.learning.horizons import HorizonLabeler, label_of
 
 T0 = 1_723_075_200 * NS_PER_S
 COST_BP = 4.0  # 2 x 0.02% taker fee
 TENSOR = np.zeros((4, 3), dtype=np.float32)
+STATE = StateArrays(np.zeros(5, np.float32), TENSOR, np.zeros(2, np.float32))
+SCORES = {"buy": 0.4, "sell": 0.3}
 
 
 def at(seconds: float) -> int:
@@ -28,7 +31,7 @@ def bp(new: float, old: float) -> float:
 
 def test_labels_mature_at_each_horizon_and_come_out_after_the_last():
     lab = HorizonLabeler(every_s=15.0, cost_bp=COST_BP)
-    assert lab.track("S1", at(0), 2000.0, TENSOR)
+    assert lab.track("S1", at(0), 2000.0, STATE, SCORES)
     assert lab.advance(at(59.9), 2100.0) == []
     assert lab.pending[0].returns_bp == {}, "no horizon has passed yet"
     assert lab.advance(at(60), 2002.0) == []                       # 1m: +10 bp, taken now
@@ -52,25 +55,25 @@ def test_class_is_the_move_net_of_costs():
     for flat in (4.0, -4.0, 0.0, 3.99, -3.99):  # a move that does not pay the round trip
         assert label_of(flat, COST_BP) == 1
     lab = HorizonLabeler(every_s=1.0, cost_bp=COST_BP)
-    lab.track("S", at(0), 100.0, TENSOR)
+    lab.track("S", at(0), 100.0, STATE, SCORES)
     [done] = lab.advance(at(900), 100.0 * math.exp(3e-4))  # +3 bp at every horizon: flat, not up
     assert {h: v["class"] for h, v in done.labels.items() if v} == {"1m": 1, "5m": 1, "15m": 1}
 
 
 def test_one_decision_per_interval_and_only_with_a_price():
     lab = HorizonLabeler(every_s=15.0, cost_bp=COST_BP)
-    assert not lab.track("S0", at(0), None, TENSOR) and not lab.track("S0", at(0), 0.0, TENSOR)
-    assert lab.track("S1", at(0), 2000.0, TENSOR)
-    assert not lab.track("S2", at(14.9), 2000.0, TENSOR)
-    assert lab.track("S3", at(15), 2000.0, TENSOR)
+    assert not lab.track("S0", at(0), None, STATE, SCORES) and not lab.track("S0", at(0), 0.0, STATE, SCORES)
+    assert lab.track("S1", at(0), 2000.0, STATE, SCORES)
+    assert not lab.track("S2", at(14.9), 2000.0, STATE, SCORES)
+    assert lab.track("S3", at(15), 2000.0, STATE, SCORES)
     assert [p.signal_id for p in lab.pending] == ["S1", "S3"]
     assert lab.advance(at(2000), None) == [] and lab.pending[0].returns_bp == {}  # no price: nothing taken
 
 
 def test_each_decision_matures_on_its_own_clock_in_order():
     lab = HorizonLabeler(every_s=15.0, cost_bp=COST_BP)
-    lab.track("S1", at(0), 2000.0, TENSOR)
-    lab.track("S2", at(30), 1000.0, TENSOR)
+    lab.track("S1", at(0), 2000.0, STATE, SCORES)
+    lab.track("S2", at(30), 1000.0, STATE, SCORES)
     [first] = lab.advance(at(900), 2010.0)
     assert first.signal_id == "S1" and [p.signal_id for p in lab.pending] == ["S2"]
     assert set(lab.pending[0].returns_bp) == {60, 300}  # S2 is 870 s old

@@ -1,0 +1,53 @@
+"""Calibrated confidence: the threshold compares the probability that a side's trade nets
+> 0, fitted causally on the models' own out-of-sample outcomes; before enough outcomes there
+is no probability at all (the decision holds and says it is calibrating)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.core.enums import Action, Side
+from engine.decision.calibration import Calibrator, fit_platt
+from engine.decision.policy import greedy_action
+
+
+def test_no_probability_until_enough_outcomes():
+    cal = Calibrator(window=100, refit_every=10, min_pairs=20)
+    for i in range(19):
+        cal.add(0.6, i % 2 == 0)
+    assert not cal.ready and cal.p_win(0.9) is None
+    cal.add(0.6, True)
+    assert cal.ready and cal.p_win(0.9) is not None
+
+
+def test_scores_on_a_wrong_scale_are_mapped_to_the_frequencies_they_win_at():
+    """A saturated score (like softmax of Q in reward units) that wins 30 % of the time at
+    0.9 and 10 % at 0.6 is calibrated to those rates, whatever its scale."""
+    rng = np.random.default_rng(0)
+    cal = Calibrator(window=4000, refit_every=100, min_pairs=200)
+    for _ in range(2000):
+        score = 0.9 if rng.random() < 0.5 else 0.6
+        cal.add(score, rng.random() < (0.30 if score == 0.9 else 0.10))
+    assert cal.p_win(0.9) == pytest.approx(0.30, abs=0.04)
+    assert cal.p_win(0.6) == pytest.approx(0.10, abs=0.03)
+    assert cal.win_rate == pytest.approx(0.20, abs=0.03)
+
+
+def test_uninformative_scores_calibrate_to_the_base_rate():
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(0.2, 0.8, 3000)
+    a, b = fit_platt(scores, rng.random(3000) < 0.3)
+    assert abs(a) < 0.2  # the score says nothing, so its slope is ~0
+    assert 1 / (1 + np.exp(-b)) == pytest.approx(0.3, abs=0.03)
+
+
+def test_greedy_action_flat_holding_and_calibrating():
+    t = 0.5
+    assert greedy_action({Side.BUY: None, Side.SELL: None}, None, t) is Action.HOLD
+    assert greedy_action({Side.BUY: 0.6, Side.SELL: 0.1}, None, t) is Action.BUY
+    assert greedy_action({Side.BUY: 0.1, Side.SELL: 0.55}, None, t) is Action.SELL
+    assert greedy_action({Side.BUY: 0.45, Side.SELL: 0.2}, None, t) is Action.HOLD  # under the threshold: stay flat
+    assert greedy_action({Side.BUY: 0.3, Side.SELL: 0.2}, Side.BUY, t) is Action.HOLD  # still the likelier winner
+    assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.3}, Side.BUY, t) is Action.EXIT  # the other side now likelier
+    assert greedy_action({Side.BUY: None, Side.SELL: None}, Side.SELL, t) is Action.HOLD
