@@ -253,7 +253,7 @@ class Ledger:
         """Closed trades newest first, joined with their signal link, reward and training."""
         where, args = ("WHERE t.id = ?", [trade_id]) if trade_id else ("", [])
         sql = (
-            "SELECT t.*, p.entry_fill_model, p.source AS opened_by, l.models AS link_models, r.final AS reward,"
+            "SELECT t.*, p.entry_fill_model, l.models AS link_models, r.final AS reward,"
             " r.components AS reward_components, r.preset AS reward_preset FROM closed_trades t"
             " LEFT JOIN positions p ON p.id = t.id"
             " LEFT JOIN signal_links l ON l.position_id = t.id LEFT JOIN rewards r ON r.trade_id = t.id "

@@ -35,7 +35,7 @@ def loss_trend(history: list[tuple[int, float]], n: int = 20) -> dict[str, Any]:
 
 def greedy_stats(closed: list[dict]) -> dict[str, Any]:
     """Trades the models opened greedily: count, win rate and mean net bp of notional."""
-    greedy = [t for t in closed if t.get("opened_by") == Source.AUTO]
+    greedy = [t for t in closed if t.get("open_source") == Source.AUTO]
     net_bp = [t["pnl"] / (t["qty"] * t["entry_price"]) * BP for t in greedy if t["qty"] and t["entry_price"]]
     return {"trades": len(greedy), "win_rate": sum(1 for t in greedy if t["pnl"] > 0) / len(greedy) if greedy else None,
             "net_bp_per_trade": sum(net_bp) / len(net_bp) if net_bp else None}
@@ -86,7 +86,7 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "by_source": {str(src): sum(1 for t in session_closed if t["source"] == src) for src in Source},  # who closed
         # who opened: the models' greedy choice (auto), an exploration draw, or the trader;
         # the edge statistics count greedy trades only
-        "opened_by": {str(src): sum(1 for t in session_closed if t.get("opened_by") == src)
+        "opened_by": {str(src): sum(1 for t in session_closed if t.get("open_source") == src)
                       for src in (Source.AUTO, Source.EXPLORE, Source.MANUAL)},
         "greedy": greedy_stats(session_closed),
         "signals_refused": engine.autotrader.summary(),
