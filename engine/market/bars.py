@@ -31,6 +31,8 @@ class BarRing:
         self._data = np.zeros((capacity, len(COLUMNS)), dtype=np.float64)
         self._next = 0  # total bars ever appended
         self.version = 0  # bumps on every append; lets consumers cache derived features
+        self._ordered = np.empty((0, len(COLUMNS)))
+        self._ordered_version = 0
 
     def __len__(self) -> int:
         return min(self._next, self.capacity)
@@ -46,14 +48,20 @@ class BarRing:
         self.version += 1
 
     def last(self, n: int | None = None) -> np.ndarray:
-        """The newest `n` bars (default all held), oldest first, as a copy."""
-        held = len(self)
-        n = held if n is None else min(n, held)
-        if n == 0:
-            return np.empty((0, len(COLUMNS)))
-        end = self._next % self.capacity
-        idx = (np.arange(end - n, end)) % self.capacity
-        return self._data[idx]
+        """The newest `n` bars (default all held), oldest first, as a read-only array.
+
+        The held bars are put in order once per `version` and shared: a state build reads
+        the same ring from several blocks (bars, regime, pivots), and each used to pay its
+        own gather. Read-only, so no reader can change what another sees."""
+        if self._ordered_version != self.version:
+            held = len(self)
+            end = self._next % self.capacity
+            ordered = self._data[(np.arange(end - held, end)) % self.capacity] if held else np.empty((0, len(COLUMNS)))
+            ordered.setflags(write=False)
+            self._ordered, self._ordered_version = ordered, self.version
+        held = len(self._ordered)
+        n = held if n is None else max(min(n, held), 0)
+        return self._ordered[held - n:]
 
     def latest(self) -> np.ndarray | None:
         if self._next == 0:
