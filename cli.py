@@ -233,6 +233,35 @@ def bench_replay(
     _print(result, as_json, format_replay_bench(result))
 
 
+@bench_app.command("all")
+def bench_all(
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda (for the models benchmark)"),
+    runs: int = typer.Option(1, "--runs", min=1, max=20, help="Replay stages run this many times; best and range."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every benchmark (replay, state, models) and one table of figures, bars and hardware."""
+    if device not in ("cpu", "cuda"):
+        fail("--device must be cpu or cuda")
+    from engine.bench.replay import default_files, run_replay_bench
+    from engine.bench.state import run_state_bench
+    from engine.bench.summary import format_summary, run_summary
+    from models.bench import run_models_bench
+    from models.errors import ModelsUnavailable
+
+    files = default_files()
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        fail(f"recorded market data not found: {', '.join(missing)}", 1)
+    replay = run_replay_bench(files, runs=runs)
+    state = run_state_bench()
+    try:
+        models = run_models_bench(device)
+    except ModelsUnavailable as exc:
+        fail(str(exc), 1)
+    result = run_summary(replay, state, models)
+    _print(result, as_json, format_summary(result))
+
+
 @app.command()
 def record(
     exchange: str = typer.Option("binance", "--exchange"),
