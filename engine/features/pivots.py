@@ -269,7 +269,7 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
     hit = np.flatnonzero(breaks)
     f[35] = math.log1p(len(bars) - 1 - hit[-1]) if hit.size else math.log1p(len(bars))
     if last_h is not None and last_l is not None and last_h.price > last_l.price:
-        f[36] = float(np.clip((close - last_l.price) / (last_h.price - last_l.price), -1.0, 2.0))
+        f[36] = min(max((close - last_l.price) / (last_h.price - last_l.price), -1.0), 2.0)
     above = [p.price for p in highs[-16:] if p.price > close]
     below = [p.price for p in lows[-16:] if p.price < close]
     f[37] = dist(min(above)) if above else 0.0
@@ -288,9 +288,9 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
             k = int(np.argmin(seg_lo))
             f[40] = dist(seg_lo[k])
         f[41] = math.log1p(len(seg_hi) - 1 - k)
-    if legs:
-        sizes = np.abs([s for s, _ in legs])
-        f[42] = float(np.mean(sizes <= sizes[-1]))
+    if legs:  # share of known legs no bigger than the last (plain floats: a few dozen at most)
+        last_size = abs(legs[-1][0])
+        f[42] = sum(abs(size) <= last_size for size, _ in legs) / len(legs)
     for j, (p, col) in enumerate(((last_h, hi_col), (last_l, lo_col))):
         if p is not None:
             since = max(p.known_index + 1 - first_index, 0)

@@ -61,7 +61,9 @@ class SymbolMarket:
         held = min(self.tick_count, TICK_WINDOW)
         n = held if n is None else min(n, held)
         end = self.tick_count % TICK_WINDOW
-        return self.ticks[(np.arange(end - n, end)) % TICK_WINDOW]
+        if n <= end:  # the newest n do not wrap: one slice
+            return self.ticks[end - n : end].copy()
+        return np.concatenate((self.ticks[TICK_WINDOW - (n - end) :], self.ticks[:end]))
 
 
 class MarketState:
