@@ -219,24 +219,47 @@ def bench_state(as_json: bool = typer.Option(False, "--json")) -> None:
 @bench_app.command("replay")
 def bench_replay(
     data: DataOpt = None,
+    runs: int = typer.Option(1, "--runs", min=1, max=20, help="Run every stage this many times; best and range."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Replay throughput: parse-only events/s against the full engine pipeline (models off)."""
-    from engine.bench.replay import default_files, end_to_end, format_replay_bench, run_replay_bench
+    """Replay stages (gunzip, stdlib json floor, venue parse, full pipeline) and ratios to the floor."""
+    from engine.bench.replay import default_files, format_replay_bench, run_replay_bench
 
     data = data or default_files()
     missing = [str(p) for p in data if not Path(p).exists()]
     if missing:
         fail(f"--data: file not found: {', '.join(missing)}")
-    result = run_replay_bench(list(data))
-    events, seconds = end_to_end(list(data))
-    result["pipeline"] = {"events": events, "seconds": seconds, "events_per_s": events / seconds}
-    result["parse_to_pipeline_ratio"] = result["events_per_s"] / result["pipeline"]["events_per_s"]
-    text = format_replay_bench(result) + (
-        f"\nreplay end-to-end (engine, models off): {events:,} events in {seconds:.2f} s ->"
-        f" {events / seconds:,.0f} events/s; parse-only is {result['parse_to_pipeline_ratio']:.2f}x faster"
-    )
-    _print(result, as_json, text)
+    result = run_replay_bench(list(data), runs=runs)
+    _print(result, as_json, format_replay_bench(result))
+
+
+@bench_app.command("all")
+def bench_all(
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda (for the models benchmark)"),
+    runs: int = typer.Option(1, "--runs", min=1, max=20, help="Replay stages run this many times; best and range."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every benchmark (replay, state, models) and one table of figures, bars and hardware."""
+    if device not in ("cpu", "cuda"):
+        fail("--device must be cpu or cuda")
+    from engine.bench.replay import default_files, run_replay_bench
+    from engine.bench.state import run_state_bench
+    from engine.bench.summary import format_summary, run_summary
+    from models.bench import run_models_bench
+    from models.errors import ModelsUnavailable
+
+    files = default_files()
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        fail(f"recorded market data not found: {', '.join(missing)}", 1)
+    replay = run_replay_bench(files, runs=runs)
+    state = run_state_bench()
+    try:
+        models = run_models_bench(device)
+    except ModelsUnavailable as exc:
+        fail(str(exc), 1)
+    result = run_summary(replay, state, models)
+    _print(result, as_json, format_summary(result))
 
 
 @app.command()

@@ -204,11 +204,21 @@ class StateBuilder:
         self.traded = traded
         self.reference = reference
         self.offsets = schema.offsets()
-        self._bar_cache: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._bar_cache: dict[str, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
+        # The vector, masks and market tensor as of the last build. A block whose inputs have
+        # not changed since (a bar block until its ring gets a bar, the pivots until a bar
+        # closes) is not written, checked or transposed again: each build copies these.
+        self._vec = np.zeros(schema.dim, dtype=np.float32)
+        self._masks: dict[str, np.ndarray] = {}
+        self._tensor = np.zeros((schema.market_channels, schema.market_steps), dtype=np.float32)
+        self._written: dict[str, object] = {}  # block -> cache key of what _vec holds
         self.structure = MarketStructure()
         self.regime = RegimeFeatures()
         self.cob = {traded: CobTracker(), reference: CobTracker()}
         self.shapes = {b.name: b.shape for b in schema.blocks}
+        # time block -> (its first feature row, its mask row) in the market tensor
+        feature_rows = np.cumsum([0] + [b.shape[1] for b in TIME_BLOCKS])
+        self._tensor_rows = {b.name: (int(feature_rows[i]), int(feature_rows[-1]) + i) for i, b in enumerate(TIME_BLOCKS)}
         self.fingerprint = schema.fingerprint
         if tuple(b for b in schema.blocks[: len(TIME_BLOCKS)]) != TIME_BLOCKS:
             raise ValueError("schema time blocks do not match the state builder")
@@ -219,15 +229,35 @@ class StateBuilder:
             if sym in market.by_symbol:
                 tracker.observe(market.by_symbol[sym].book)
 
-    def _bars(self, name: str, sym: SymbolMarket | None) -> tuple[np.ndarray, np.ndarray]:
+    def _bars(self, name: str, sym: SymbolMarket | None) -> tuple[tuple[int, int] | None, np.ndarray, np.ndarray]:
+        """(cache key, features, mask) of a bar block; the key is None for an absent symbol."""
         if sym is None:
-            return bar_block(np.empty((0, 8)))
+            return (None, *bar_block(np.empty((0, 8))))
         ring = sym.bars.rings[TIMEFRAME_OF[name]]
+        key = (id(ring), ring.version)
         hit = self._bar_cache.get(name)
-        if hit is None or hit[0] != ring.version:
-            hit = (ring.version, *bar_block(ring.last(WINDOW)))
+        if hit is None or hit[0] != key:
+            hit = (key, *bar_block(ring.last(WINDOW)))
             self._bar_cache[name] = hit
-        return hit[1], hit[2]
+        return hit
+
+    def _write(self, name: str, values: np.ndarray, mask: np.ndarray, key: object) -> None:
+        """Put one block into the running vector, masks and (time blocks) tensor, unless the
+        same `key` (not None) was written last time: then what is there is already it."""
+        if key is not None and self._written.get(name) == key:
+            return
+        shape = self.shapes[name]
+        if mask.shape != shape[:1]:
+            raise ValueError(f"block {name}: mask shape {mask.shape}, schema rows {shape[:1]}")
+        a, e = self.offsets[name]
+        _put(self._vec, (a, e), name, values)
+        self._masks[name] = mask.copy()
+        self._written[name] = key
+        rows = self._tensor_rows.get(name)
+        if rows is not None:
+            first, mask_row = rows
+            self._tensor[first : first + shape[1]] = self._vec[a:e].reshape(shape).T
+            self._tensor[mask_row] = mask
 
     def build(
         self,
@@ -239,15 +269,14 @@ class StateBuilder:
         now_ns = market.clock.now_ns()
         eth = market.by_symbol[self.traded]
         btc = market.by_symbol.get(self.reference)
-        vec = np.zeros(self.schema.dim, dtype=np.float32)
-        masks: dict[str, np.ndarray] = {}
         ticks = eth.recent_ticks()
+        keys: dict[str, object] = {}  # blocks that can be unchanged since the last build
         blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {
             "eth_ticks_1s": tick_block(ticks, now_ns, eth.tick_count > TICK_WINDOW)
         }
-        for name in ("eth_ohlcv_1s", "eth_ohlcv_1m", "eth_ohlcv_1h", "eth_ohlcv_1d"):
-            blocks[name] = self._bars(name, eth)
-        blocks["btc_ohlcv_1m"] = self._bars("btc_ohlcv_1m", btc)
+        for name in ("eth_ohlcv_1s", "eth_ohlcv_1m", "eth_ohlcv_1h", "eth_ohlcv_1d", "btc_ohlcv_1m"):
+            keys[name], values, mask = self._bars(name, eth if name.startswith("eth") else btc)
+            blocks[name] = (values, mask)
         for name, values in (("cnn_hidden", cnn_hidden), ("cnn_predictions", cnn_predictions)):
             size = self.schema.block(name).size
             blocks[name] = (
@@ -256,24 +285,14 @@ class StateBuilder:
                 else (np.asarray(values, dtype=np.float64), np.ones(size, dtype=bool))
             )
         blocks["williams_pivots"] = self.structure.update(eth.bars.rings)
+        keys["williams_pivots"] = (id(self.structure), self.structure.version)
         blocks["market_regime"] = self.regime.compute(eth, btc)
         blocks["position"] = position_block(position, eth.last_price, now_ns)
         for b in self.schema.blocks:
-            values, mask = blocks[b.name]
-            if mask.shape != b.shape[:1]:
-                raise ValueError(f"block {b.name}: mask shape {mask.shape}, schema rows {b.shape[:1]}")
-            _put(vec, self.offsets[b.name], b.name, values)
-            masks[b.name] = mask.copy()
-        steps = self.schema.market_steps
-        tensor = np.empty((self.schema.market_channels, steps), dtype=np.float32)
-        row = 0
-        for b in TIME_BLOCKS:
-            a, e = self.offsets[b.name]
-            tensor[row : row + b.shape[1]] = vec[a:e].reshape(b.shape).T
-            row += b.shape[1]
-        for b in TIME_BLOCKS:
-            tensor[row] = masks[b.name]
-            row += 1
+            self._write(b.name, *blocks[b.name], keys.get(b.name))
+        vec = self._vec.copy()
+        masks = {name: mask.copy() for name, mask in self._masks.items()}
+        tensor = self._tensor.copy()
         ref_tracker = self.cob[self.reference] if btc is not None else None
         if btc is not None:
             ref_tracker.observe(btc.book)

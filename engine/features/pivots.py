@@ -30,7 +30,9 @@ fills every level from the first decision, and no level waits ~400 bars for conf
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import deque
+from operator import attrgetter
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,7 @@ from engine.core.units import TIMEFRAME_NS
 from engine.core.units import NS_PER_S
 
 HIGH, LOW = 1, -1
+_bar_index = attrgetter("bar_index")
 KEEP = 64  # pivots kept per level and kind (features look at the newest few)
 
 # State level -> (timeframe, recursion level on that timeframe's chain).
@@ -156,8 +159,14 @@ class PivotChain:
         return out
 
     def known(self, level: int, kind: int, now_s: float) -> list[Pivot]:
-        """Pivots of a level and kind confirmed by `now_s`, oldest first."""
-        return [p for p in self.pivots[(level, kind)] if p.known_s <= now_s]
+        """Pivots of a level and kind confirmed by `now_s`, oldest first.
+
+        A level's pivots are appended as they are confirmed, so `known_s` never decreases
+        along the deque: when the newest is known, all are (the usual case, without a scan)."""
+        pts = self.pivots[(level, kind)]
+        if not pts or pts[-1].known_s <= now_s:
+            return list(pts)
+        return [p for p in pts if p.known_s <= now_s]
 
 
 def pivots_from_arrays(t_s: np.ndarray, ohlc: np.ndarray, levels: int = 5, step_s: float = 60.0) -> PivotChain:
@@ -197,7 +206,8 @@ def _zigzag(highs: list[Pivot], lows: list[Pivot]) -> list[Pivot]:
 EXPECTED_PER_300 = {("1m", 1): 101.0, ("1m", 2): 26.0, ("1m", 3): 6.0, ("1h", 1): 110.0, ("1h", 2): 28.0}
 
 
-def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float, now_s: float) -> np.ndarray:
+def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float, now_s: float,
+                   unit: float | None = None) -> np.ndarray:
     """The 50 features of one level, from pivots known by now_s.
 
     `bars` are the level timeframe's closed bars (oldest first, the newest has index
@@ -214,11 +224,12 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
             known legs, touches of last high / low within 0.1 ATR since formed (log1p),
             close above last high / below last low, log1p confirmation lag of the newest
             pivot, has-highs, has-lows
+    `unit` is atr(bars) when the caller has it already (levels that share a timeframe).
     """
     f = np.zeros(50, dtype=np.float64)
     highs = chain.known(level, HIGH, now_s)
     lows = chain.known(level, LOW, now_s)
-    unit = atr(bars)
+    unit = atr(bars) if unit is None else unit
     if not (highs or lows) or unit <= 0.0 or len(bars) == 0:
         return f
     last_index = chain.bars_seen - 1
@@ -258,12 +269,13 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
     hit = np.flatnonzero(breaks)
     f[35] = math.log1p(len(bars) - 1 - hit[-1]) if hit.size else math.log1p(len(bars))
     if last_h is not None and last_l is not None and last_h.price > last_l.price:
-        f[36] = float(np.clip((close - last_l.price) / (last_h.price - last_l.price), -1.0, 2.0))
+        f[36] = min(max((close - last_l.price) / (last_h.price - last_l.price), -1.0), 2.0)
     above = [p.price for p in highs[-16:] if p.price > close]
     below = [p.price for p in lows[-16:] if p.price < close]
     f[37] = dist(min(above)) if above else 0.0
     f[38] = dist(max(below)) if below else 0.0
-    in_window = sum(1 for p in highs + lows if p.bar_index >= last_index - 299)
+    # bar_index never decreases along a level's pivots, so the count is two bisections
+    in_window = sum(len(pts) - bisect_left(pts, last_index - 299, key=_bar_index) for pts in (highs, lows))
     f[39] = in_window / EXPECTED_PER_300.get((chain.timeframe, level), 1.0)
     newest = max(highs[-1:] + lows[-1:], key=lambda p: (p.bar_index, p.known_index))
     since = max(newest.bar_index + 1 - first_index, 0)
@@ -276,9 +288,9 @@ def level_features(chain: PivotChain, level: int, bars: np.ndarray, close: float
             k = int(np.argmin(seg_lo))
             f[40] = dist(seg_lo[k])
         f[41] = math.log1p(len(seg_hi) - 1 - k)
-    if legs:
-        sizes = np.abs([s for s, _ in legs])
-        f[42] = float(np.mean(sizes <= sizes[-1]))
+    if legs:  # share of known legs no bigger than the last (plain floats: a few dozen at most)
+        last_size = abs(legs[-1][0])
+        f[42] = sum(abs(size) <= last_size for size, _ in legs) / len(legs)
     for j, (p, col) in enumerate(((last_h, hi_col), (last_l, lo_col))):
         if p is not None:
             since = max(p.known_index + 1 - first_index, 0)
@@ -303,6 +315,7 @@ class MarketStructure:
             depth[tf] = max(depth.get(tf, 0), lvl)
         self.chains = {tf: PivotChain(tf, n, TIMEFRAME_NS[tf] / NS_PER_S) for tf, n in depth.items()}
         self._key: tuple | None = None
+        self.version = 0  # bumps whenever the block is recomputed (the state builder's cache key)
         self._block = np.zeros((len(sources), 50))
         self._valid = np.zeros(len(sources), dtype=bool)
 
@@ -312,6 +325,7 @@ class MarketStructure:
         if key == self._key:
             return self._block, self._valid
         self._key = key
+        self.version += 1
         for tf, chain in self.chains.items():
             chain.feed(rings[tf])
         latest = rings[close_tf].latest()
@@ -321,8 +335,10 @@ class MarketStructure:
             return self._block, self._valid
         close = float(latest[COL["close"]])
         now_s = max(c.last_close_s for c in self.chains.values())
+        units: dict[str, float] = {}
         for i, (tf, lvl) in enumerate(self.sources):
             bars = rings[tf].last()
-            self._block[i] = level_features(self.chains[tf], lvl, bars, close, now_s)
+            unit = units.setdefault(tf, atr(bars))
+            self._block[i] = level_features(self.chains[tf], lvl, bars, close, now_s, unit)
             self._valid[i] = bool(self._block[i, 48] or self._block[i, 49])
         return self._block, self._valid

@@ -16,6 +16,7 @@ from engine.core.units import NS_PER_S, TIMEFRAMES, TIMEFRAME_NS
 # loaded from kline files carry NaN there (unknown), never an invented number.
 COLUMNS = ("open_time_s", "open", "high", "low", "close", "volume", "trades", "buy_volume")
 COL = {name: i for i, name in enumerate(COLUMNS)}
+_NEVER = float("inf")
 
 
 class BarRing:
@@ -30,6 +31,8 @@ class BarRing:
         self._data = np.zeros((capacity, len(COLUMNS)), dtype=np.float64)
         self._next = 0  # total bars ever appended
         self.version = 0  # bumps on every append; lets consumers cache derived features
+        self._ordered = np.empty((0, len(COLUMNS)))
+        self._ordered_version = 0
 
     def __len__(self) -> int:
         return min(self._next, self.capacity)
@@ -45,14 +48,20 @@ class BarRing:
         self.version += 1
 
     def last(self, n: int | None = None) -> np.ndarray:
-        """The newest `n` bars (default all held), oldest first, as a copy."""
-        held = len(self)
-        n = held if n is None else min(n, held)
-        if n == 0:
-            return np.empty((0, len(COLUMNS)))
-        end = self._next % self.capacity
-        idx = (np.arange(end - n, end)) % self.capacity
-        return self._data[idx]
+        """The newest `n` bars (default all held), oldest first, as a read-only array.
+
+        The held bars are put in order once per `version` and shared: a state build reads
+        the same ring from several blocks (bars, regime, pivots), and each used to pay its
+        own gather. Read-only, so no reader can change what another sees."""
+        if self._ordered_version != self.version:
+            held = len(self)
+            end = self._next % self.capacity
+            ordered = self._data[(np.arange(end - held, end)) % self.capacity] if held else np.empty((0, len(COLUMNS)))
+            ordered.setflags(write=False)
+            self._ordered, self._ordered_version = ordered, self.version
+        held = len(self._ordered)
+        n = held if n is None else max(min(n, held), 0)
+        return self._ordered[held - n:]
 
     def latest(self) -> np.ndarray | None:
         if self._next == 0:
@@ -74,6 +83,13 @@ class BarAggregator:
         # bar in progress per timeframe: [open_ns, o, h, l, c, v, n, buy_v] or None
         self._open: dict[str, list | None] = {tf: None for tf in timeframes}
         self.last_price: float | None = None
+        # Earliest end of any bar in progress: event times before it close nothing, so
+        # `advance` (called for every symbol on every event) returns without walking the rings.
+        self._due_ns: float = _NEVER
+
+    def _refresh_due(self) -> None:
+        self._due_ns = min(
+            (cur[0] + self.rings[tf].step_ns for tf, cur in self._open.items() if cur is not None), default=_NEVER)
 
     def _close_through(self, tf: str, ts_ns: int) -> None:
         """Close the bar in progress (and gap bars) whose end is <= ts_ns."""
@@ -98,16 +114,21 @@ class BarAggregator:
 
     def advance(self, ts_ns: int) -> None:
         """Close every bar whose interval ended by event time ts_ns."""
+        if ts_ns < self._due_ns:
+            return
         for tf in self.rings:
             self._close_through(tf, ts_ns)
+        self._refresh_due()
 
     def on_trade(self, ts_ns: int, price: float, qty: float, is_buy: bool) -> None:
         self.advance(ts_ns)
+        opened = False
         for tf, ring in self.rings.items():
             cur = self._open[tf]
             if cur is None:
                 start = ts_ns - ts_ns % ring.step_ns
                 self._open[tf] = [start, price, price, price, price, qty, 1.0, qty if is_buy else 0.0]
+                opened = True
             else:
                 if price > cur[2]:
                     cur[2] = price
@@ -118,6 +139,8 @@ class BarAggregator:
                 cur[6] += 1.0
                 if is_buy:
                     cur[7] += qty
+        if opened:
+            self._refresh_due()
         self.last_price = price
 
     def on_bar(self, bar: BarEvent) -> None:
@@ -144,6 +167,7 @@ class BarAggregator:
                 cur[4] = bar.close
                 cur[5] += bar.volume
         self.last_price = bar.close
+        self._refresh_due()
         # A bar is known only at its end: close what the bar's end completes.
         self.advance(bar.end_ns)
 

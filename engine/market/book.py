@@ -16,16 +16,19 @@ import numpy as np
 
 
 def _apply_side(levels: dict[float, float], prices: list[float], diff: np.ndarray) -> None:
-    """Apply (price, qty) rows to one side: qty 0 deletes the level, anything else sets it."""
-    for p, q in diff:
-        p = float(p)
+    """Apply (price, qty) rows to one side: qty 0 deletes the level, anything else sets it.
+
+    The rows are read as Python floats in one `tolist()`: iterating a numpy array row by row
+    makes numpy scalars and costs several times the dict and bisect work itself.
+    """
+    for p, q in diff.tolist():
         if q == 0.0:
             if levels.pop(p, None) is not None:
                 del prices[bisect_left(prices, p)]
         else:
             if p not in levels:
                 insort(prices, p)
-            levels[p] = float(q)
+            levels[p] = q
 
 
 def _array(levels: dict[float, float], prices: list[float]) -> np.ndarray:
@@ -47,8 +50,8 @@ class OrderBook:
         self.updates = 0
 
     def apply_snapshot(self, bids: np.ndarray, asks: np.ndarray, ts_ns: int) -> None:
-        self._bids = {float(p): float(q) for p, q in bids if q > 0}
-        self._asks = {float(p): float(q) for p, q in asks if q > 0}
+        self._bids = {p: q for p, q in bids.tolist() if q > 0}
+        self._asks = {p: q for p, q in asks.tolist() if q > 0}
         self._bid_px = sorted(self._bids)
         self._ask_px = sorted(self._asks)
         self._touch(ts_ns)

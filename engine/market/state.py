@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.core.enums import FeedState
+from engine.core.enums import FeedState, Side
 from engine.market.bars import BarAggregator
 from engine.market.book import OrderBook
 from engine.core.clock import EventClock
@@ -61,7 +61,9 @@ class SymbolMarket:
         held = min(self.tick_count, TICK_WINDOW)
         n = held if n is None else min(n, held)
         end = self.tick_count % TICK_WINDOW
-        return self.ticks[(np.arange(end - n, end)) % TICK_WINDOW]
+        if n <= end:  # the newest n do not wrap: one slice
+            return self.ticks[end - n : end].copy()
+        return np.concatenate((self.ticks[TICK_WINDOW - (n - end) :], self.ticks[:end]))
 
 
 class MarketState:
@@ -123,7 +125,7 @@ class MarketState:
                 self.rejected.add("duplicate")
                 return False
             m._last_trade_id = event.trade_id if event.trade_id is not None else m._last_trade_id
-            is_buy = event.aggressor.value == "buy"
+            is_buy = event.aggressor is Side.BUY
             m.bars.on_trade(event.ts_ns, event.price, event.qty, is_buy)
             m.ticks[m.tick_count % TICK_WINDOW] = (event.ts_ns, event.price, event.qty, 1.0 if is_buy else -1.0)
             m.tick_count += 1
@@ -149,8 +151,9 @@ class MarketState:
         if self.feed_state is FeedState.STARTING:
             self.feed_state = FeedState.STREAMING  # venues that announce nothing are healthy once data flows
         self.clock.advance_to(event.ts_ns if not isinstance(event, BarEvent) else event.end_ns)
+        now = self.clock.now_ns()
         for other in self.by_symbol.values():
-            other.bars.advance(self.clock.now_ns())
+            other.bars.advance(now)
         self.events += 1
         return True
 

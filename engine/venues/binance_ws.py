@@ -18,11 +18,12 @@ falling back to the local receive time, because the recorder's clock lagged the 
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
+
+import orjson
 
 from engine.core.enums import Side
 from engine.core.events import BookEvent, InvalidEvent, RejectCounter, TradeEvent, check_price, check_qty
@@ -58,7 +59,7 @@ def first_symbol(path: Path, max_lines: int = 200) -> str | None:
             break
         _, _, body = line.partition(" ")
         try:
-            stream = json.loads(body).get("stream")
+            stream = orjson.loads(body).get("stream")
         except (ValueError, AttributeError):
             continue
         if isinstance(stream, str):
@@ -77,10 +78,14 @@ def iter_lines(path: Path, rejected: RejectCounter) -> Iterator[str]:
 
 
 def _split(line: str) -> tuple[int, dict]:
-    """`<ts_ns> <json>` -> (local ts, object). Raises InvalidEvent('malformed')."""
+    """`<ts_ns> <json>` -> (local ts, object). Raises InvalidEvent('malformed').
+
+    orjson parses the same objects as the standard library's json about three times faster
+    (its errors are ValueErrors too); `tickdesk bench replay` keeps stdlib json as its floor.
+    """
     head, _, body = line.partition(" ")
     try:
-        obj = json.loads(body)
+        obj = orjson.loads(body)
         local_ns = int(head)
     except ValueError:
         raise InvalidEvent("malformed", line[:80]) from None
