@@ -52,9 +52,10 @@ class TrainingPolicy:
         self.stats = stats
         self.dqn_batch_size = dqn_batch_size
 
-    def train_on_outcome(self, experience: TradeExperience) -> list[TrainingEvent]:
+    def train_on_outcome(self, experience: TradeExperience, remember: bool = True) -> list[TrainingEvent]:
         """Train every model that contributed to the trade; one event per such model, in
-        MODELS order."""
+        MODELS order. `remember=False` (retraining a trade a checkpoint lacks) leaves the
+        DQN's replay memory alone: the refill from the ledger already put the trade back."""
         state = shaped_state(experience.state)
         action = ACTIONS.index(experience.side)
         reward = float(experience.reward)
@@ -65,7 +66,8 @@ class TrainingPolicy:
         classes, returns = outcome_labels(experience.side, reward, experience.hold_s)
 
         def dqn_step(w: float) -> float | None:
-            self._remember(dqn_vector, experience, w)
+            if remember:
+                self._remember(dqn_vector, experience, w)
             return self.dqn.replay(self.dqn_batch_size)
 
         steps = {

@@ -69,6 +69,7 @@ class TradeExperience:
     hold_s: float | None = None
     extrema: bool = False
     clear_move: bool = False
+    trade_id: str | None = None  # the closed trade's id: checkpoints list the trades they hold
 
 
 # One horizon's matured label: class 0 down / 1 flat / 2 up by the net move, and the net

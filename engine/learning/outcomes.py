@@ -191,7 +191,8 @@ class OutcomeProcessor:
             return []
         experience = TradeExperience(
             state=signal.state, side=Side(row["side"]), reward=reward, weights=weights, pnl=row["pnl"],
-            hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, **experience_tags(row, signal.context),
+            hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, trade_id=row["id"],
+            **experience_tags(row, signal.context),
         )
         return await asyncio.wrap_future(self.trainer.submit_trade_outcome(experience))
 
