@@ -17,6 +17,7 @@ import aiosqlite
 import numpy as np
 
 from storage.db import open_db
+from storage.maintenance import prune_decisions
 from storage.records import Scope, SignalRecord
 
 __all__ = ["Ledger", "Scope", "SignalRecord", "decode_state_arrays"]
@@ -48,15 +49,21 @@ def _dumps(value: Any) -> str:
 
 
 class Ledger:
-    def __init__(self, conn: aiosqlite.Connection, scope: Scope = Scope()) -> None:
+    def __init__(self, conn: aiosqlite.Connection, scope: Scope = Scope(), *, retention_s: float | None = None,
+                 prune_every: int = 600) -> None:
+        """`retention_s`: prune decisions nothing needs once that old, every `prune_every`
+        stored (storage/maintenance.py); None keeps them all."""
         self.conn = conn
         self.scope = scope
+        self.retention_ns = None if retention_s is None else int(retention_s * 1e9)
+        self.prune_every = prune_every
+        self._unpruned = 0
         conn.row_factory = aiosqlite.Row
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path, scope: Scope = Scope()) -> "Ledger":
-        return cls(await open_db(path), scope)
+    async def open(cls, path, scope: Scope = Scope(), **retention: Any) -> "Ledger":
+        return cls(await open_db(path), scope, **retention)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -94,6 +101,10 @@ class Ledger:
             " model_versions, state_ref, venue) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows,
         )
         await self.conn.commit()
+        self._unpruned += len(rows)
+        if self.retention_ns is not None and self._unpruned >= self.prune_every:
+            self._unpruned = 0
+            await prune_decisions(self.conn, max(r[1] for r in rows) - self.retention_ns)
 
     @serialized
     async def save_signal_state(self, signal_id: str, schema: str, arrays: dict[str, np.ndarray]) -> None:
