@@ -167,7 +167,10 @@ def main(
         tui = TickdeskApp(engine)
 
         def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine
-            asyncio.get_running_loop().call_soon_threadsafe(tui.exit)
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(tui.exit)
+            except RuntimeError:  # the app's loop is not running yet (or any more): nothing to save
+                raise SystemExit(0) from None
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, quit_cleanly)

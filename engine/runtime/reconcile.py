@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any, Protocol, runtime_checkable
@@ -66,7 +67,7 @@ async def reconcile_models(ledger: Ledger, learner: object, schema: str) -> dict
     if todo:
         log.warning("retraining %d closed trade(s) the checkpoints lack (%s)", len(todo),
                     ", ".join(f"{m} {len(ids)}" for m, ids in missing.items() if ids))
-    unusable = 0
+    unusable, started = 0, time.perf_counter()
     for trade_id in todo:
         experience = await _experience(ledger, trade_id, {m: weights[(trade_id, m)] for m in lacking[trade_id]}, schema)
         if experience is None:
@@ -77,6 +78,8 @@ async def reconcile_models(ledger: Ledger, learner: object, schema: str) -> dict
         log.warning("%d trade(s) the checkpoints lack have no stored state to retrain from", unusable)
     if todo:
         await asyncio.wrap_future(learner.submit_checkpoint())
+        log.info("retrained %d trade(s) and saved the checkpoints in %.1f s", len(todo) - unusable,
+                 time.perf_counter() - started)
     return learner.provenance()
 
 
