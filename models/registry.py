@@ -74,6 +74,11 @@ class CheckpointRegistry:
                 if (retrained or e["status"] == "trained") and held is not None:
                     held.add(trade_id)
 
+    def holding(self, trade_id: str | None) -> set[ModelName]:
+        """The models whose weights already learnt from `trade_id`."""
+        with self._lock:
+            return {m for m, held in self.trade_outcomes.items() if trade_id is not None and held and trade_id in held}
+
     def save_all(self) -> None:
         """Write every model's checkpoint; a failed write is logged, never raised."""
         if self.directory is None:

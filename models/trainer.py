@@ -38,11 +38,13 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.core.enums import MODELS, ModelName
 from engine.decision.ports import LabelledState, ModelMetrics, Prediction, TradeExperience, TrainingEvent
 from models.errors import ModelsUnavailable
 
@@ -217,8 +219,22 @@ class Trainer:
     # ---- worker-thread jobs --------------------------------------------------------------
 
     def _train_outcome(self, experience: TradeExperience, retrain: bool) -> list[TrainingEvent]:
-        events = self.policy.train_on_outcome(experience, remember=not retrain)
+        """Train the trade's models, except those whose checkpoint already holds it: a save
+        can land between a step and the ledger's record of it, and a crash there leaves the
+        trade pending although those weights learnt it. They get a `trained` event (loss
+        unknown: the step ran in the earlier session), so the ledger and checkpoint agree."""
+        held = self.registry.holding(experience.trade_id) if not retrain else set()
+        todo = {m: w for m, w in experience.weights.items() if m not in held}
+        events = self.policy.train_on_outcome(replace(experience, weights=todo), remember=not retrain) if todo else []
         self.registry.note_trade_outcome(experience.trade_id, events, retrained=retrain)
+        if held:
+            log.info("the checkpoints of %s already hold trade %s: not trained twice",
+                     ", ".join(sorted(m.value for m in held)), experience.trade_id)
+            versions = self.stats.snapshot_versions()
+            events = [*events, *({"model": m.value, "weight": float(w), "loss": None, "status": "trained",
+                                  "device": str(self.device), "model_version": versions[m], "duration_ms": 0.0}
+                                 for m, w in experience.weights.items() if m in held)]
+            events.sort(key=lambda e: MODELS.index(ModelName(e["model"])))
         return self._train(lambda: events)
 
     def _train(self, step: Callable[..., list[TrainingEvent]], *args: Any) -> list[TrainingEvent]:

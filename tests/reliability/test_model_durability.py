@@ -133,3 +133,19 @@ async def test_trainings_a_kill_left_out_of_the_checkpoints_are_retrained_once(t
     await third.start()
     assert all(p["retrained"] == 0 and p["flag"] is None for p in third.models_provenance.values())
     await third.close()
+
+
+def test_a_pending_trade_the_checkpoint_already_holds_is_not_trained_twice(tmp_path):
+    """A save can land between a step and the ledger's record of it; killed there, the trade
+    is pending at the next start although the saved weights learnt it."""
+    _trained(tmp_path)  # T0..T2 in the checkpoints
+    trainer = Trainer("cpu", tmp_path, "sim", dqn_batch_size=2)
+    before = trainer.stats.snapshot_versions()
+    events = trainer.submit_trade_outcome(_experience(2)).result(timeout=60)
+    assert [(e["model"], e["status"], e["loss"]) for e in events] == [
+        ("cnn", "trained", None), ("dqn", "trained", None), ("cob_rl", "trained", None)]
+    assert trainer.stats.snapshot_versions() == before  # no step taken
+    trainer.submit_trade_outcome(_experience(3)).result(timeout=60)
+    after = trainer.stats.snapshot_versions()  # a new trade still trains
+    assert after[ModelName.CNN] == before[ModelName.CNN] + 1 and after[ModelName.COB_RL] == before[ModelName.COB_RL] + 1
+    trainer.close()
