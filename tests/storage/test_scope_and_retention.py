@@ -127,3 +127,20 @@ async def test_the_ledger_wal_and_shm_are_owner_only(tmp_path):
         await conn.close()
     finally:
         os.umask(old)
+
+
+async def test_vacuum_prunes_and_gives_the_space_back(tmp_path):
+    from engine.views.ledger_size import ledger_stats, prune_and_vacuum
+
+    path = tmp_path / "v.db"
+    ledger = await Ledger.open(path, SIM)
+    s = 1_000_000_000
+    outputs = {"blob": "x" * 2000}
+    await ledger.record_signals([Signal(f"D{i}", 4 * i * s, "ETH/USDT", Source.AUTO, Side.BUY, "sim", outputs=outputs)
+                                 for i in range(2000)])  # one every 4 s over 2.2 h
+    await ledger.close()
+    result = await prune_and_vacuum(path, retention_s=3600.0)
+    assert result["pruned_decisions"] == 1099  # older than 7996 s - 3600 s
+    stats = await ledger_stats(path)
+    assert stats["rows"]["signals"] == 901
+    assert stats["file_bytes"] + stats["wal_bytes"] < 0.6 * (result["before"]["file_bytes"] + result["before"]["wal_bytes"])
