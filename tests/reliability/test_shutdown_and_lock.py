@@ -84,3 +84,25 @@ def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path):
     with pytest.raises(WorkspaceBusy):  # flock is per open file: a second holder in one process is refused too
         with WorkspaceLock(tmp_path / "lock"), WorkspaceLock(tmp_path / "lock"):
             pass
+
+
+def test_the_workspace_and_its_models_folder_are_owner_only(tmp_path):
+    import stat
+
+    from engine.config import load_settings
+    from engine.runtime.workspace import claim
+
+    ws = tmp_path / "ws"
+    ws.mkdir(mode=0o755)
+    os.chmod(ws, 0o755)  # an existing, loose folder is tightened
+    lock = claim(load_settings(use_user_config=False, overrides={"storage": {"workspace": str(ws)}}))
+    try:
+        for folder in (ws, ws / "models"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert stat.S_IMODE((ws / "lock").stat().st_mode) == 0o600
+    finally:
+        lock.release()
+    # --db: the ledger's folder is the user's; only the models beside it are made private
+    lock = claim(load_settings(use_user_config=False, overrides={"storage": {"db": str(tmp_path / "a.db")}}))
+    lock.release()
+    assert stat.S_IMODE((tmp_path / "a.models").stat().st_mode) == 0o700 and (tmp_path / "a.db.lock").exists()
