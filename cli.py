@@ -1,17 +1,21 @@
-"""`tickdesk`: the TUI by default; `tickdesk run` headless; `trades`, `bench`, `record`.
+"""`tickdesk`: the TUI by default; `tickdesk run` headless; `trades`, `db`, `bench`, `record`.
 
 Kept import-light: textual is imported only for the TUI and torch only by commands that run
 models, so `tickdesk --help` is instant and `tickdesk run` never loads textual.
-Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config (one-line reason).
+Exit codes: 0 success (also a run stopped by SIGTERM, SIGHUP or SIGINT: it shuts down
+cleanly), 1 runtime failure, 2 bad usage or bad config (one-line reason), including a
+workspace another process holds ("ledger in use by pid N").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
 import logging
+import signal
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -27,6 +31,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: print figures with the hardware they ran on.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+db_app = typer.Typer(help="The ledger's size: what it holds, and reclaiming space.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -36,7 +42,10 @@ def fail(message: str, code: int = 2) -> None:
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A TOML file overriding the shipped and user config.")]
 DataOpt = Annotated[Optional[list[Path]], typer.Option("--data", help="Recorded data file for --venue replay (repeatable).")]
-DbOpt = Annotated[Optional[Path], typer.Option("--db", help="SQLite ledger path (default: user data dir).")]
+DbOpt = Annotated[Optional[Path], typer.Option(
+    "--db", help="A SQLite ledger path instead of a workspace; its models go beside it in <stem>.models/.")]
+WorkspaceOpt = Annotated[Optional[Path], typer.Option(
+    "--workspace", help="Folder holding one ledger and its models (default: <user data dir>/default).")]
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class SessionOptions:
     declared once here; `session_options` adds them to a command. `trades` uses two of them."""
 
     config: ConfigOpt = None
+    workspace: WorkspaceOpt = None
     venue: Annotated[Optional[str], typer.Option("--venue", help="sim | replay | live")] = None
     data: DataOpt = None
     symbols: Annotated[Optional[str], typer.Option(
@@ -65,6 +75,8 @@ class SessionOptions:
         if self.symbols is not None:
             syms = [s.strip().upper() for s in self.symbols.split(",") if s.strip()]
             over.setdefault("venue", {}).update(symbols=syms, traded=syms[0] if syms else "")
+        if self.workspace is not None:
+            over.setdefault("storage", {})["workspace"] = str(self.workspace)
         if self.db is not None:
             over.setdefault("storage", {})["db"] = str(self.db)
         if self.seed is not None:
@@ -101,15 +113,38 @@ def session_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def build_engine(settings, data: Optional[list[Path]]):
+OtherVenueOpt = Annotated[bool, typer.Option(
+    "--models-from-other-venue", help="Load checkpoints trained on another venue kind (e.g. SIM weights into LIVE).")]
+
+
+def build_engine(settings, data: Optional[list[Path]], models_from_other_venue: bool = False):
     """The one factory both front ends use."""
     from engine.config import ConfigError
     from engine.runtime.wiring import create_engine
 
     try:
-        return create_engine(settings, data=data)
+        return create_engine(settings, data=data, models_from_other_venue=models_from_other_venue)
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
+
+
+@contextlib.contextmanager
+def workspace_claimed(settings):
+    """Hold the session's workspace for the whole session; exit 2 when another process has it."""
+    from engine.runtime.lock import WorkspaceBusy
+    from engine.runtime.workspace import claim
+
+    try:
+        lock = claim(settings)
+    except WorkspaceBusy as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot use the workspace: {exc}")
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @app.callback()
@@ -118,16 +153,28 @@ def main(
     ctx: typer.Context,
     session: SessionOptions,
     live_orders: bool = typer.Option(False, "--live-orders", help="Send real orders (asks for confirmation)."),
+    models_from_other_venue: OtherVenueOpt = False,
 ) -> None:
     """Open the TUI on the configured venue (default: the simulated market, SIM)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = session.settings(live_orders)
-    engine = build_engine(settings, session.data)
-    from tui.app import TickdeskApp
+    with workspace_claimed(settings):
+        engine = build_engine(settings, session.data, models_from_other_venue)
+        from tui.app import TickdeskApp
 
-    logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
-    TickdeskApp(engine).run()
+        logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
+        tui = TickdeskApp(engine)
+
+        def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(tui.exit)
+            except RuntimeError:  # the app's loop is not running yet (or any more): nothing to save
+                raise SystemExit(0) from None
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, quit_cleanly)
+        tui.run()
 
 
 @app.command()
@@ -139,8 +186,10 @@ def run(
     duration: Optional[float] = typer.Option(None, "--duration", help="Seconds of event time to run."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the session summary here."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG | INFO | WARNING"),
+    models_from_other_venue: OtherVenueOpt = False,
 ) -> None:
-    """Run the engine headless (no UI): progress on stderr, summary as JSON."""
+    """Run the engine headless (no UI): progress on stderr, summary as JSON. SIGTERM, SIGHUP
+    and SIGINT stop it cleanly (training drained, checkpoints saved, summary written, exit 0)."""
     if duration is not None and not duration > 0:
         fail("--duration must be > 0 seconds")
     level = getattr(logging, log_level.upper(), None)
@@ -150,17 +199,18 @@ def run(
     if live_orders and not yes:
         fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
     settings = session.settings(live_orders)
-    engine = build_engine(settings, session.data)
-    engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
-    from engine.runtime.headless import run_headless
+    with workspace_claimed(settings):
+        engine = build_engine(settings, session.data, models_from_other_venue)
+        engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
+        from engine.runtime.headless import run_headless
 
-    try:
-        summary = asyncio.run(run_headless(engine, duration, summary_json))
-    except KeyboardInterrupt:
-        fail("interrupted", 1)
-    except Exception as exc:  # a runtime failure: one line, exit 1, details in the log
-        logging.getLogger("tickdesk").exception("run failed")
-        fail(f"run failed: {exc}", 1)
+        try:
+            summary = asyncio.run(run_headless(engine, duration, summary_json))
+        except KeyboardInterrupt:  # only before the loop's own handlers are in place
+            fail("interrupted", 1)
+        except Exception as exc:  # a runtime failure: one line, exit 1, details in the log
+            logging.getLogger("tickdesk").exception("run failed")
+            fail(f"run failed: {exc}", 1)
     if summary_json is None:
         typer.echo(json.dumps(summary, indent=2))
 
@@ -169,17 +219,54 @@ def run(
 def trades(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per closed trade with its signal, reward and training."),
     db: DbOpt = None,
+    workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
     limit: Optional[int] = typer.Option(None, "--limit", help="Newest N trades only."),
 ) -> None:
-    """List closed trades with their signals, rewards and training."""
-    path = SessionOptions(config=config, db=db).settings().db_path
+    """List closed trades with their signals, rewards and training (works while a session runs)."""
+    path = SessionOptions(config=config, db=db, workspace=workspace).settings().db_path
     if not path.exists():
         fail(f"no ledger at {path}")
     from engine.views.trades_report import load_trades, render_table
 
     rows = asyncio.run(load_trades(path, limit))
     typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
+
+
+@db_app.command("stats")
+def db_stats(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Sizes (file, WAL, free pages) and rows per table; read-only, works while a session runs."""
+    from engine.views.ledger_size import format_stats, ledger_stats
+
+    path = SessionOptions(config=config, db=db, workspace=workspace).settings().db_path
+    if not path.exists():
+        fail(f"no ledger at {path}")
+    result = asyncio.run(ledger_stats(path))
+    _print(result, as_json, format_stats(result))
+
+
+@db_app.command("vacuum")
+def db_vacuum(
+    db: DbOpt = None,
+    workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prune decisions nothing needs (`[storage] decision_retention_s`), then reclaim the space.
+    Needs the workspace: refused (exit 2) while a session holds it."""
+    from engine.views.ledger_size import format_vacuum, prune_and_vacuum
+
+    settings = SessionOptions(config=config, db=db, workspace=workspace).settings()
+    if not settings.db_path.exists():
+        fail(f"no ledger at {settings.db_path}")
+    with workspace_claimed(settings):
+        result = asyncio.run(prune_and_vacuum(settings.db_path, settings.storage.decision_retention_s))
+    _print(result, as_json, format_vacuum(result))
 
 
 def _print(result: dict, as_json: bool, text: str) -> None:

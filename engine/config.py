@@ -144,7 +144,12 @@ class RewardSettings(_Section):
 
 
 class StorageSettings(_Section):
+    workspace: str
     db: str
+    # Decisions older than this (event time) that no position, fill, label or stored state
+    # needs are pruned; longer than the longest label horizon (15 min), so none in flight goes.
+    decision_retention_s: float = Field(ge=3600)
+    prune_every: int = Field(ge=1)
 
 
 class Settings(_Section):
@@ -158,12 +163,17 @@ class Settings(_Section):
     storage: StorageSettings
 
     @property
-    def db_path(self) -> Path:
-        return Path(self.storage.db).expanduser() if self.storage.db else paths.default_ledger()
+    def layout(self) -> paths.WorkspaceLayout:
+        return paths.workspace_layout(self.storage.workspace, self.storage.db)
 
     @property
-    def checkpoint_path(self) -> Path:
-        return Path(self.models.checkpoint_dir).expanduser() if self.models.checkpoint_dir else paths.default_checkpoint_dir()
+    def db_path(self) -> Path:
+        return self.layout.ledger
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """`[models] checkpoint_dir` when set, else the models beside the ledger (None: kept nowhere)."""
+        return Path(self.models.checkpoint_dir).expanduser() if self.models.checkpoint_dir else self.layout.models
 
     def order_qty_for(self, symbol: str) -> float:
         try:

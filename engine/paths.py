@@ -8,6 +8,7 @@ each call, so they follow HOME / XDG_* as the process sees them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -27,18 +28,42 @@ def user_config() -> Path:
 
 
 def user_data_dir() -> Path:
-    """Where the ledger and checkpoints go unless the config names them (`~/.local/share/tickdesk`)."""
+    """Where the default workspace lives unless the config names one (`~/.local/share/tickdesk`)."""
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
-def default_ledger() -> Path:
-    """The SQLite ledger when `[storage] db` is empty."""
-    return user_data_dir() / "tickdesk.db"
+def default_workspace() -> Path:
+    """The workspace used when neither `--workspace` nor `--db` names one."""
+    return user_data_dir() / "default"
 
 
-def default_checkpoint_dir() -> Path:
-    """Model checkpoints when `[models] checkpoint_dir` is empty."""
-    return user_data_dir() / "checkpoints"
+@dataclass(frozen=True)
+class WorkspaceLayout:
+    """Where one account's files live. A workspace directory holds its ledger, the models
+    trained on it and the lock that keeps a second session out:
+
+        <workspace>/ledger.db (+ -wal, -shm)   <workspace>/models/*.pt   <workspace>/lock
+
+    A ledger named directly (`--db PATH`) keeps its models beside it in `<stem>.models/` and
+    its lock in `<name>.lock`; `root` is then None (its folder is not tickdesk's to manage).
+    An in-memory ledger (`:memory:`, tests) has neither models nor a lock."""
+
+    root: Path | None
+    ledger: Path
+    models: Path | None
+    lock: Path | None
+
+
+def workspace_layout(workspace: str, db: str) -> WorkspaceLayout:
+    """The layout for `[storage] workspace` and `[storage] db` ("" = unset; db wins)."""
+    if db == ":memory:":
+        return WorkspaceLayout(None, Path(db), None, None)
+    if db:
+        ledger = Path(db).expanduser()
+        return WorkspaceLayout(None, ledger, ledger.with_name(f"{ledger.stem}.models"),
+                               ledger.with_name(f"{ledger.name}.lock"))
+    root = Path(workspace).expanduser() if workspace else default_workspace()
+    return WorkspaceLayout(root, root / "ledger.db", root / "models", root / "lock")
 
 
 def recorded_data_dir() -> Path:

@@ -65,9 +65,10 @@ class TrainingPolicy:
         self.dqn_batch_size = dqn_batch_size
         self._labels_pending = 0  # labels stored since the last label replay step
 
-    def train_on_outcome(self, experience: TradeExperience) -> list[TrainingEvent]:
+    def train_on_outcome(self, experience: TradeExperience, remember: bool = True) -> list[TrainingEvent]:
         """Train every model that contributed to the trade; one event per such model, in
-        MODELS order."""
+        MODELS order. `remember=False` (retraining a trade a checkpoint lacks) leaves the
+        DQN's replay memory alone: the refill from the ledger already put the trade back."""
         state = shaped_state(experience.state)
         reward = float(experience.reward)
         weights = {m: float(experience.weights.get(m, 0.0)) for m in MODELS}
@@ -80,7 +81,8 @@ class TrainingPolicy:
         buy_value = _column(buy_net(experience.move_bp, experience.cost_bp) if experience.move_bp is not None else 0.0)
 
         def dqn_step(w: float) -> float | None:
-            self._remember(dqn_vector, experience, w)
+            if remember:
+                self._remember(dqn_vector, experience, w)
             return self.dqn.replay(self.dqn_batch_size)
 
         steps = {

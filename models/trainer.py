@@ -38,11 +38,13 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.core.enums import MODELS, ModelName
 from engine.decision.ports import LabelledState, ModelMetrics, Prediction, TradeExperience, TrainingEvent
 from models.errors import ModelsUnavailable
 
@@ -86,6 +88,8 @@ class Trainer:
         data_source: str = "sim",
         seed: int | None = None,
         *,
+        data_detail: str = "",
+        allow_other_venue: bool = False,
         checkpoint_every: int = 100,
         dqn_batch_size: int = 32,
         dqn_memory_capacity: int = 10_000,
@@ -109,7 +113,8 @@ class Trainer:
         self.cob = COBRLAgent(device=self.device)
         self.stats = TrainingStats(str(self.device))
         self.registry = CheckpointRegistry(Path(checkpoint_dir) if checkpoint_dir else None, data_source,
-                                           self.cnn, self.dqn, self.cob, self.stats)
+                                           self.cnn, self.dqn, self.cob, self.stats, data_detail=data_detail,
+                                           allow_other_venue=allow_other_venue)
         self.registry.load_all()
         self.policy = TrainingPolicy(self.cnn, self.dqn, self.cob, self.stats, dqn_batch_size)
         self.inference = Inference(self.cnn.net, self.dqn.online, self.cob.net, self.stats.snapshot_versions(),
@@ -171,7 +176,26 @@ class Trainer:
 
     def submit_trade_outcome(self, experience: TradeExperience) -> Future[list[TrainingEvent]]:
         """Queue training on a closed trade; resolves to one event per contributing model."""
-        return self._submit(self._train, self.policy.train_on_outcome, experience)
+        return self._submit(self._train_outcome, experience, False)
+
+    # ---- durability: what engine/runtime/reconcile.py uses at start --------------------
+
+    def missing_trade_outcomes(self, ledger_trained: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Per model, the trades the ledger says it trained on that its checkpoint lacks."""
+        return {m.value: ids for m, ids in self.registry.reconcile(ledger_trained).items()}
+
+    def submit_trade_retrain(self, experience: TradeExperience) -> Future[list[TrainingEvent]]:
+        """Queue training a trade the checkpoint lacks (only `experience.weights`' models);
+        the DQN's memory already holds it from the ledger refill, so it is not stored again."""
+        return self._submit(self._train_outcome, experience, True)
+
+    def submit_checkpoint(self) -> Future[None]:
+        """Queue saving every checkpoint now (after the jobs before it)."""
+        return self._submit(self._save)
+
+    def provenance(self) -> dict[str, dict[str, Any]]:
+        """Per model: which checkpoint loaded, what it was trained on, trades held, flags."""
+        return {m.value: dict(info) for m, info in self.registry.provenance.items()}
 
     def submit_labels(self, batch: Sequence[LabelledState]) -> Future[list[TrainingEvent]]:
         """Queue one step per model on a batch of decisions' matured labels (models/policy.py)."""
@@ -193,6 +217,25 @@ class Trainer:
         return self.stats.metrics()
 
     # ---- worker-thread jobs --------------------------------------------------------------
+
+    def _train_outcome(self, experience: TradeExperience, retrain: bool) -> list[TrainingEvent]:
+        """Train the trade's models, except those whose checkpoint already holds it: a save
+        can land between a step and the ledger's record of it, and a crash there leaves the
+        trade pending although those weights learnt it. They get a `trained` event (loss
+        unknown: the step ran in the earlier session), so the ledger and checkpoint agree."""
+        held = self.registry.holding(experience.trade_id) if not retrain else set()
+        todo = {m: w for m, w in experience.weights.items() if m not in held}
+        events = self.policy.train_on_outcome(replace(experience, weights=todo), remember=not retrain) if todo else []
+        self.registry.note_trade_outcome(experience.trade_id, events, retrained=retrain)
+        if held:
+            log.info("the checkpoints of %s already hold trade %s: not trained twice",
+                     ", ".join(sorted(m.value for m in held)), experience.trade_id)
+            versions = self.stats.snapshot_versions()
+            events = [*events, *({"model": m.value, "weight": float(w), "loss": None, "status": "trained",
+                                  "device": str(self.device), "model_version": versions[m], "duration_ms": 0.0}
+                                 for m, w in experience.weights.items() if m in held)]
+            events.sort(key=lambda e: MODELS.index(ModelName(e["model"])))
+        return self._train(lambda: events)
 
     def _train(self, step: Callable[..., list[TrainingEvent]], *args: Any) -> list[TrainingEvent]:
         """Run one training step, publish its weights to inference, and checkpoint every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import aiosqlite
@@ -20,6 +21,7 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate. `:memory:` works for tests."""
     if str(path) != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        make_private(Path(path).expanduser())
     conn = await aiosqlite.connect(str(path))
     try:
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -30,6 +32,22 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def make_private(path: Path) -> None:
+    """Create the ledger owner-only (0600) before SQLite opens it, and tighten an existing
+    one with its WAL and SHM: it holds every trade and balance. SQLite creates the WAL and
+    SHM with the database file's permissions, so new ones are 0600 too."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.is_file() and file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+        except OSError:  # not ours, or a read-only file system: SQLite reports what matters
+            pass
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

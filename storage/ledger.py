@@ -11,36 +11,19 @@ import asyncio
 import functools
 import io
 import json
-from collections.abc import Mapping
-from typing import Any, Awaitable, Callable, Iterable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 import aiosqlite
 import numpy as np
 
 from storage.db import open_db
+from storage.maintenance import prune_decisions
+from storage.records import Scope, SignalRecord
+
+__all__ = ["Ledger", "Scope", "SignalRecord", "decode_state_arrays"]
 
 
 T = TypeVar("T")
-
-
-class SignalRecord(Protocol):
-    """What the ledger stores of a signal (the engine's `Signal` has these attributes)."""
-
-    id: str
-    ts_ns: int
-    symbol: str
-    kind: str
-    action: str
-    venue: str
-    confidence: float | None
-    contributions: Mapping[str, float]
-    outputs: Mapping[str, Any]
-    model_versions: Mapping[str, int]
-    state_ref: str | None
-    decision: str | None      # buy | sell | hold | exit
-    policy: str               # greedy | explore
-    propensity: float | None
-    p_win: float | None
 
 
 def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -66,14 +49,21 @@ def _dumps(value: Any) -> str:
 
 
 class Ledger:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, scope: Scope = Scope(), *, retention_s: float | None = None,
+                 prune_every: int = 600) -> None:
+        """`retention_s`: prune decisions nothing needs once that old, every `prune_every`
+        stored (storage/maintenance.py); None keeps them all."""
         self.conn = conn
+        self.scope = scope
+        self.retention_ns = None if retention_s is None else int(retention_s * 1e9)
+        self.prune_every = prune_every
+        self._unpruned = 0
         conn.row_factory = aiosqlite.Row
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path) -> "Ledger":
-        return cls(await open_db(path))
+    async def open(cls, path, scope: Scope = Scope(), **retention: Any) -> "Ledger":
+        return cls(await open_db(path), scope, **retention)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -81,13 +71,14 @@ class Ledger:
     # -- account -------------------------------------------------------------------------
     @serialized
     async def load_account(self, initial_balance: float) -> tuple[float, float]:
-        """(quote_balance, fees_paid); creates the paper account on first use."""
+        """(quote_balance, fees_paid) of this scope's account; created on first use."""
         await self.conn.execute(
-            "INSERT OR IGNORE INTO account (id, quote_balance, fees_paid, initial_balance) VALUES (1, ?, 0, ?)",
-            (initial_balance, initial_balance),
+            "INSERT OR IGNORE INTO accounts (venue, mode, data, quote_balance, fees_paid, initial_balance)"
+            " VALUES (?, ?, ?, ?, 0, ?)", (*self.scope, initial_balance, initial_balance),
         )
         await self.conn.commit()
-        async with self.conn.execute("SELECT quote_balance, fees_paid FROM account WHERE id = 1") as cur:
+        async with self.conn.execute("SELECT quote_balance, fees_paid FROM accounts WHERE venue = ? AND mode = ?"
+                                     " AND data = ?", self.scope) as cur:
             row = await cur.fetchone()
         return float(row[0]), float(row[1])
 
@@ -112,6 +103,10 @@ class Ledger:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows,
         )
         await self.conn.commit()
+        self._unpruned += len(rows)
+        if self.retention_ns is not None and self._unpruned >= self.prune_every:
+            self._unpruned = 0
+            await prune_decisions(self.conn, max(r[1] for r in rows) - self.retention_ns)
 
     @serialized
     async def save_signal_state(self, signal_id: str, schema: str, arrays: dict[str, np.ndarray]) -> None:
@@ -132,7 +127,8 @@ class Ledger:
         """Closed trades whose transition the DQN stored (its outcome event trained or
         warmed up), newest first: side, reward, the weight it trained with, prices, fees,
         times, the entry signal's context and the state arrays still compressed (decode
-        them off the event loop with `decode_state_arrays`). Only states of `schema`."""
+        them off the event loop with `decode_state_arrays`). Only states of `schema`, and
+        only trades of this session's venue kind (a replay's DQN memory holds no SIM trades)."""
         sql = """
             SELECT ct.side, ct.qty, ct.entry_price, ct.exit_price, ct.entry_ns, ct.exit_ns, ct.fees,
                    r.final AS reward, s.outputs, ss.arrays,
@@ -143,10 +139,11 @@ class Ledger:
             JOIN rewards r ON r.trade_id = ct.id
             JOIN signals s ON s.id = ct.signal_id
             JOIN signal_states ss ON ss.signal_id = ct.signal_id AND ss.schema = ?
+            JOIN positions p ON p.id = ct.id AND p.venue = ?
             WHERE weight IS NOT NULL
             ORDER BY ct.exit_ns DESC, ct.id
             LIMIT ? OFFSET ?"""
-        async with self.conn.execute(sql, (schema, limit, offset)) as cur:
+        async with self.conn.execute(sql, (schema, self.scope.venue, limit, offset)) as cur:
             cols = [c[0] for c in cur.description]
             rows = [dict(zip(cols, r)) for r in await cur.fetchall()]
         for row in rows:
@@ -213,7 +210,8 @@ class Ledger:
                     "INSERT INTO signal_links (position_id, signal_id, models, registered_ns) VALUES (?,?,?,?)",
                     (plan.after.id, link[0], _dumps(link[1]), f.ts_ns),
                 )
-            await db.execute("UPDATE account SET quote_balance = ?, fees_paid = ? WHERE id = 1", (plan.balance_after, plan.fees_after))
+            await db.execute("UPDATE accounts SET quote_balance = ?, fees_paid = ? WHERE venue = ? AND mode = ? AND data = ?",
+                             (plan.balance_after, plan.fees_after, *self.scope))
             await db.commit()
         except BaseException:
             await db.rollback()
@@ -223,17 +221,37 @@ class Ledger:
         """`fill_model` is kept only when the row is new: it is the model of the opening fill."""
         await self.conn.execute(
             "INSERT INTO positions (id, symbol, side, qty, entry_price, opened_ns, source, signal_id, entry_qty,"
-            " exit_qty, exit_value, fees, realized, status, entry_fill_model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " exit_qty, exit_value, fees, realized, status, entry_fill_model, venue, mode, data)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET qty=excluded.qty, entry_price=excluded.entry_price,"
             " entry_qty=excluded.entry_qty, exit_qty=excluded.exit_qty, exit_value=excluded.exit_value,"
             " fees=excluded.fees, realized=excluded.realized, status=excluded.status",
             (p.id, p.symbol, p.side.value, p.qty, p.entry_price, p.opened_ns, p.source, p.signal_id, p.entry_qty,
-             p.exit_qty, p.exit_value, p.fees, p.realized, status, fill_model),
+             p.exit_qty, p.exit_value, p.fees, p.realized, status, fill_model, *self.scope),
         )
 
     async def open_positions(self) -> list[dict[str, Any]]:
-        async with self.conn.execute("SELECT * FROM positions WHERE status = 'open' ORDER BY opened_ns") as cur:
+        """This scope's open positions (another scope's stay untouched in the ledger)."""
+        async with self.conn.execute("SELECT * FROM positions WHERE status = 'open' AND venue = ? AND mode = ?"
+                                     " AND data = ? ORDER BY opened_ns", self.scope) as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+    async def last_event_ns(self) -> int | None:
+        """Event time of this scope's newest fill: where its timeline stands."""
+        async with self.conn.execute(
+            "SELECT MAX(f.ts_ns) FROM fills f JOIN positions p ON p.id = f.position_id"
+            " WHERE p.venue = ? AND p.mode = ? AND p.data = ?", self.scope) as cur:
+            row = await cur.fetchone()
+        return row[0]
+
+    async def trained_trade_outcomes(self) -> list[tuple[str, str, float]]:
+        """(trade id, model, weight) of every trade-outcome step the ledger says a model took,
+        in the order they were recorded: what the checkpoints must contain (any scope: the
+        models belong to the workspace)."""
+        async with self.conn.execute(
+            "SELECT trade_id, model, weight FROM training_events WHERE kind = 'trade_outcome' AND status = 'trained'"
+            " ORDER BY id") as cur:
+            return [(r[0], r[1], float(r[2])) for r in await cur.fetchall()]
 
     async def signal_links(self, position_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(position_ids)

@@ -128,7 +128,37 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE positions ADD COLUMN entry_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
     ALTER TABLE closed_trades ADD COLUMN exit_fill_model TEXT NOT NULL DEFAULT 'unrecorded';
     """,
-    # 4: how each decision was taken: the action (HOLD and EXIT are decisions too), whether it
+    # 4: every position and account belongs to one scope: the venue kind (sim | replay |
+    # live), the order mode (paper | live) and the data (replay: the recorded files; live:
+    # the exchange; sim: ""). A session sees only its own scope. Rows from before this
+    # migration get the venue their trade or signal recorded, paper mode unless the fill came
+    # from the exchange, and data "" for sim, "unrecorded" otherwise (never restored).
+    """
+    ALTER TABLE positions ADD COLUMN venue TEXT NOT NULL DEFAULT 'sim';
+    ALTER TABLE positions ADD COLUMN mode TEXT NOT NULL DEFAULT 'paper';
+    ALTER TABLE positions ADD COLUMN data TEXT NOT NULL DEFAULT '';
+    UPDATE positions SET venue = COALESCE(
+        (SELECT venue FROM closed_trades WHERE closed_trades.id = positions.id),
+        (SELECT venue FROM signals WHERE signals.id = positions.signal_id), 'sim');
+    UPDATE positions SET mode = 'live' WHERE entry_fill_model = 'exchange';
+    UPDATE positions SET data = 'unrecorded' WHERE venue != 'sim';
+    CREATE INDEX positions_scope ON positions(venue, mode, data, status);
+    CREATE TABLE accounts (
+        venue TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        data TEXT NOT NULL,
+        quote_balance REAL NOT NULL,
+        fees_paid REAL NOT NULL,
+        initial_balance REAL NOT NULL,
+        PRIMARY KEY (venue, mode, data)
+    );
+    INSERT INTO accounts (venue, mode, data, quote_balance, fees_paid, initial_balance)
+        SELECT v, CASE WHEN EXISTS (SELECT 1 FROM fills WHERE fill_model = 'exchange') THEN 'live' ELSE 'paper' END,
+               CASE WHEN v = 'sim' THEN '' ELSE 'unrecorded' END, quote_balance, fees_paid, initial_balance
+        FROM account, (SELECT COALESCE((SELECT venue FROM closed_trades ORDER BY exit_ns DESC LIMIT 1), 'sim') AS v);
+    DROP TABLE account;
+    """,
+    # 5: how each decision was taken: the action (HOLD and EXIT are decisions too), whether it
     # was the models' greedy choice or an exploration draw, the propensity of the action taken,
     # and the calibrated probability that its trade nets > 0 (NULL while calibrating)
     """

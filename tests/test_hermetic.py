@@ -1,5 +1,5 @@
 """The suite's isolation from the developer's machine (tests/conftest.py `isolated_home`),
-checked where it matters: the user config and the default ledger/checkpoint locations
+checked where it matters: the user config and the default workspace (ledger, models)
 resolve inside the test's own home, in this process and in a CLI subprocess, and a user
 config placed there is honoured (so the isolation redirects the lookup rather than
 disabling it)."""
@@ -25,8 +25,8 @@ def write_user_config(home: Path, text: str) -> Path:
 
 
 def test_user_locations_resolve_inside_the_tests_own_home(isolated_home):
-    for where in (paths.user_config(), paths.default_ledger(), paths.default_checkpoint_dir(),
-                  load_settings().db_path, load_settings().checkpoint_path):
+    for where in (paths.user_config(), paths.default_workspace(), load_settings().db_path,
+                  load_settings().checkpoint_path):
         assert where.is_relative_to(isolated_home), where
         assert isolated_home == REAL_HOME or not where.is_relative_to(REAL_HOME)
     assert Path("~").expanduser() == isolated_home
@@ -55,9 +55,9 @@ def test_a_cli_subprocess_reads_the_isolated_user_config(isolated_home, tmp_path
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 2, proc.stderr
     assert str(user) in proc.stderr and "sim.not_a_key: unknown key" in proc.stderr
-    probe = "from engine import paths; print(paths.user_config()); print(paths.default_ledger())"
+    probe = "from engine import paths; print(paths.user_config()); print(paths.workspace_layout('', '').ledger)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert out.stdout.split() == [str(user), str(isolated_home / ".local/share/tickdesk/tickdesk.db")]
+    assert out.stdout.split() == [str(user), str(isolated_home / ".local/share/tickdesk/default/ledger.db")]
 
 
 def test_hypothesis_profile_follows_ci_and_reaches_decorated_settings():

@@ -72,6 +72,7 @@ class TradeExperience:
     clear_move: bool = False
     move_bp: float | None = None   # the price's log move entry -> exit, in bp (side-free)
     cost_bp: float = 0.0           # the round-trip cost the labels are cut at
+    trade_id: str | None = None  # the closed trade's id: checkpoints list the trades they hold
 
 
 # One horizon's matured label: class 0 down / 1 flat / 2 up by the net move, and the net

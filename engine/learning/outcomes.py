@@ -191,12 +191,19 @@ class OutcomeProcessor:
         weights = {ModelName(m): float(w) for m, w in signal.contributions.items() if w and w > 0}
         if not weights:
             return []
-        experience = TradeExperience(
-            state=signal.state, side=Side(row["side"]), reward=reward, weights=weights, pnl=row["pnl"],
-            hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, **experience_tags(row, signal.context),
-            move_bp=price_move_bp(row), cost_bp=self.cost_bp,
-        )
+        experience = trade_experience(row, signal, reward, weights, self.cost_bp)
         return await asyncio.wrap_future(self.trainer.submit_trade_outcome(experience))
+
+
+def trade_experience(row: dict[str, Any], signal: Signal, reward: float, weights: Mapping[ModelName, float],
+                     cost_bp: float) -> TradeExperience:
+    """A closed trade as the models learn from it (also what a restart retrains from, so a
+    retrained trade is the same experience as the one first trained)."""
+    return TradeExperience(
+        state=signal.state, side=Side(row["side"]), reward=reward, weights=weights, pnl=row["pnl"],
+        hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, trade_id=row["id"],
+        **experience_tags(row, signal.context), move_bp=price_move_bp(row), cost_bp=cost_bp,
+    )
 
 
 def price_move_bp(row: dict[str, Any]) -> float | None:

@@ -26,13 +26,12 @@ from engine.decision.ports import Learner, ModelMetrics, TrainingEvent
 from engine.decision.signal import Signal, manual_signal_without_models
 from engine.features.builder import PositionInfo
 from engine.features.context import entry_volatility_bp
-from engine.features.schema import SCHEMA
 from engine.learning.signals_store import save_opening_signal
 from engine.learning.reward import Reward
 from engine.learning.schedule import build_training
 from engine.learning.tracker import SignalPositionTracker
 from engine.market.state import MarketState
-from engine.runtime.restore import restore_session
+from engine.runtime.restore import start_session
 from engine.trading.auto import AutoTrader
 from engine.trading.orders import Executor, OrderService
 from engine.trading.paper import PaperExecutor, QueuedOrder
@@ -41,7 +40,7 @@ from engine.venues.base import Venue
 from engine.venues.sim import venue_detail
 from engine.views.projection import RateMeter, TradeLog, prices, project
 from engine.views.snapshot import EngineSnapshot
-from storage.ledger import Ledger
+from storage.ledger import Ledger, Scope
 
 log = logging.getLogger("engine")
 
@@ -60,12 +59,14 @@ class Engine:
         trainer: Learner | None = None,
         models_status: str = "models disabled in config",
         executor: Executor | None = None,
+        scope: Scope = Scope(),
     ) -> None:
         """`trainer` (implemented by models/) enables decisions and training; without it the
-        engine trades manually only and `models_status` says why."""
+        engine trades manually only and `models_status` says why. `scope`: whose positions
+        and account in the ledger are this session's (engine/runtime/workspace.py)."""
         self.settings = settings
         self.venue = venue
-        self.db_path = str(db_path)
+        self.db_path, self.scope, self.models_provenance = str(db_path), scope, {}
         self.traded = settings.venue.traded if settings.venue.traded in venue.symbols else venue.symbols[0]
         self.clock = EventClock()
         self.market = MarketState(venue.symbols, self.clock)
@@ -110,19 +111,9 @@ class Engine:
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the ledger, restore the account and open positions, warm up history."""
-        self.ledger = await Ledger.open(self.db_path)
-        restored = await restore_session(
-            self.ledger, quote_balance=self.settings.trading.quote_balance, portfolio=self.portfolio,
-            trades=self.trades, calculator=self.outcomes.calculator, tracker=self.tracker, schema=SCHEMA.fingerprint,
-        )
-        if restored:
-            self.note(f"restored {restored} open position(s) from {self.db_path}")
-        self.market.load_history(await self.venue.warmup())
-        self.outcomes.start()
-        recovered = await self.outcomes.recover()
-        if recovered:
-            self.note(f"training {recovered} closed trade(s) left pending by the last run")
+        """Open the ledger, restore this scope's account and positions, reconcile the models,
+        warm up history (engine/runtime/restore.py `start_session`)."""
+        await start_session(self)
 
     async def run(self, duration_s: float | None = None) -> None:
         """Consume the venue until it ends, `duration_s` of event time has passed, or stop().
@@ -332,5 +323,5 @@ class Engine:
             events_per_s=self.rate.rate(), db_path=self.db_path, order_qty=self.settings.order_qty_for(self.traded),
             auto=self.auto, auto_available=self.auto_available, models_status=self.models_status,
             metrics=self.metrics(), messages=self.messages, training_lag_p50_s=self.training.lag.p50_s,
-            venue_detail=venue_detail(self.venue),
+            venue_detail=venue_detail(self.venue), models_provenance=self.models_provenance,
         )

@@ -2,6 +2,10 @@
 
 Never imports textual. The summary's keys are a contract that scripts read (documented in
 the README): extend them, never rename or drop one.
+
+SIGTERM, SIGHUP and SIGINT end the run like its duration would (engine/runtime/shutdown.py):
+the feed stops, pending training drains (bounded), the checkpoints are saved by the close,
+the summary is written with `stopped_by` naming the signal, and the command exits 0.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, TextIO
 from engine.core.enums import Source
 from engine.core.units import BP
 from engine.runtime.engine import Engine
+from engine.runtime.shutdown import StopOnSignals, drain_bounded
 from engine.venues.sim import sim_edge, venue_detail
 from engine.views.projection import model_views
 
@@ -41,7 +46,8 @@ def greedy_stats(closed: list[dict]) -> dict[str, Any]:
             "net_bp_per_trade": sum(net_bp) / len(net_bp) if net_bp else None}
 
 
-def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict[str, Any]:
+def summarize(engine: Engine, session_closed: list[dict], wall_s: float, *, stopped_by: str | None = None,
+              pending_training: int | None = None) -> dict[str, Any]:
     """The summary of one session: only trades closed in this session count (ledger rows)."""
     rewards = [t["reward"] for t in session_closed if t["reward"] is not None]
     wins = sum(1 for t in session_closed if t["pnl"] > 0)
@@ -105,6 +111,10 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float) -> dict
         "equity": engine.portfolio.equity(engine.prices()),
         "db": engine.db_path,
         "fill_model": engine.orders.fill_model(),
+        "scope": engine.scope._asdict(),  # whose positions and account: venue, mode, data
+        "models_provenance": engine.models_provenance,  # per model: checkpoint, trained on, trades held, flags
+        "stopped_by": stopped_by,  # the signal that ended the run, or None
+        "pending_training": pending_training,  # closed trades still waiting for training at the end
     }
 
 
@@ -136,17 +146,20 @@ async def run_headless(
 
     engine.progress_hook = report
     try:
-        await engine.start()
-        print(f"{tag} {', '.join(engine.venue.symbols)}  db {engine.db_path}"
-              f"  models: {engine.models_status}", file=progress, flush=True)
-        await engine.run(duration_s)
-        await engine.drain()  # pending training finishes before the summary is written
-        wall_s = time.perf_counter() - started
-        report(final=True)
-        session_closed = [await engine.ledger.closed_trade(i) for i in closed_ids]
-        summary = summarize(engine, session_closed, wall_s)
+        with StopOnSignals(engine.stop) as signals:
+            await engine.start()
+            print(f"{tag} {', '.join(engine.venue.symbols)}  db {engine.db_path}"
+                  f"  models: {engine.models_status}", file=progress, flush=True)
+            if signals.received is None:
+                await engine.run(duration_s)
+            await drain_bounded(engine.drain)  # pending training finishes before the summary is written
+            wall_s = time.perf_counter() - started
+            report(final=True)
+            session_closed = [await engine.ledger.closed_trade(i) for i in closed_ids]
+            pending = len(await engine.ledger.pending_training())
+            summary = summarize(engine, session_closed, wall_s, stopped_by=signals.received, pending_training=pending)
     finally:
-        await engine.close()
+        await engine.close()  # saves the checkpoints before the summary says the run is over
     if summary_path is not None:
         tmp = Path(summary_path).with_suffix(".tmp")
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -14,26 +14,34 @@ from typing import Callable
 from engine.config import ConfigError, Settings
 from engine.decision.ports import Learner
 from engine.runtime.engine import Engine
+from engine.runtime.workspace import data_detail, session_scope
 from engine.trading.orders import Executor
 from engine.venues.factory import make_venue
 
 log = logging.getLogger("engine.runtime.wiring")
 
 
-def make_trainer(settings: Settings, data_source: str) -> tuple[Learner | None, str]:
-    """(trainer, status). Never raises: models that cannot run disable predictions, with the
-    reason shown in the UI and the summary; nothing downstream ever sees a made-up output."""
+def make_trainer(settings: Settings, data_source: str, detail: str = "",
+                 from_other_venue: bool = False) -> tuple[Learner | None, str]:
+    """(trainer, status). Models that cannot run disable predictions, with the reason shown
+    in the UI and the summary; nothing downstream ever sees a made-up output. Raises
+    ConfigError only for checkpoints trained on another venue kind than `data_source`
+    unless `from_other_venue` asks for them (a choice the user makes, never a fallback)."""
     if not settings.models.enabled:
         return None, "models disabled in config ([models] enabled = false)"
     try:
+        from models.checkpoints import ForeignModels
         from models.errors import ModelsUnavailable
         from models.trainer import Trainer
     except ImportError as exc:
         return None, f"predictions disabled: cannot import the models ({exc})"
     try:
         trainer = Trainer(device=settings.models.device, checkpoint_dir=settings.checkpoint_path,
-                          data_source=data_source, seed=settings.sim.seed)
+                          data_source=data_source, seed=settings.sim.seed, data_detail=detail,
+                          allow_other_venue=from_other_venue)
         trainer.start()
+    except ForeignModels as exc:
+        raise ConfigError(str(exc)) from None
     except (ModelsUnavailable, OSError, RuntimeError, ValueError) as exc:
         log.error("models unavailable: %s", exc)
         return None, f"predictions disabled: {exc}"
@@ -59,9 +67,12 @@ def create_engine(
     data: list[Path] | None = None,
     *,
     wall: Callable[[], float] = time.monotonic,
+    models_from_other_venue: bool = False,
 ) -> Engine:
+    """`models_from_other_venue`: load checkpoints trained on another venue kind."""
     venue = make_venue(settings, data)
     executor = make_executor(settings)
-    trainer, status = make_trainer(settings, venue.name)
+    scope = session_scope(settings, data)
+    trainer, status = make_trainer(settings, venue.name, data_detail(settings, scope), models_from_other_venue)
     return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
-                  executor=executor)
+                  executor=executor, scope=scope)

@@ -16,7 +16,7 @@ from engine.core.units import NS_PER_S
 from engine.decision.ports import ModelMetrics
 from engine.market.state import MarketState
 from engine.trading.portfolio import Portfolio
-from engine.views.snapshot import EngineSnapshot, MarketView, ModelView, PositionView, TradeView
+from engine.views.snapshot import EngineSnapshot, MarketView, ModelView, PositionView, ProvenanceView, TradeView
 from engine.views.stats import TradeOutcome, dominant_model, outcomes_from_rows, win_stats
 
 RECENT_TRADES = 200
@@ -134,7 +134,7 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
             paused: bool, speed: str, events_per_s: float | None, db_path: str, order_qty: float, auto: bool,
             auto_available: bool, models_status: str, metrics: Mapping[str, ModelMetrics],
             messages: Iterable[str], training_lag_p50_s: float | None = None,
-            venue_detail: str = "") -> EngineSnapshot:
+            venue_detail: str = "", models_provenance: Mapping[str, Mapping[str, Any]] | None = None) -> EngineSnapshot:
     now = market.clock.now_ns()
     return EngineSnapshot(
         venue=venue, venue_label=venue_label, symbols=symbols, traded=traded, event_ns=now,
@@ -145,4 +145,13 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
         trades=tuple(trades.recent), stats=win_stats(trades.outcomes, session_span_ns(now, first_event_ns)),
         auto=auto, auto_available=auto_available, models_status=models_status, models=model_views(metrics),
         messages=tuple(messages), training_lag_p50_s=training_lag_p50_s, venue_detail=venue_detail,
+        models_provenance=provenance_views(models_provenance or {}),
     )
+
+
+def provenance_views(provenance: Mapping[str, Mapping[str, Any]]) -> tuple[ProvenanceView, ...]:
+    return tuple(ProvenanceView(
+        model=name, checkpoint=p["checkpoint"], trained_on=tuple(p["trained_on"]), data_detail=p["data_detail"],
+        other_venue=bool(p["other_venue"]), trade_outcomes=p["trade_outcomes"],
+        ledger_trade_outcomes=p["ledger_trade_outcomes"], retrained=int(p["retrained"]), flag=p["flag"],
+    ) for name, p in provenance.items())

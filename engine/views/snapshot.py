@@ -75,6 +75,24 @@ class ModelView:
 
 
 @dataclass(frozen=True, slots=True)
+class ProvenanceView:
+    """Where one model's weights came from (models/registry.py): the checkpoint loaded
+    ("loaded", "none" or "set_aside"), the venue kinds it was trained on, whether that is
+    another kind than this session's (only with --models-from-other-venue), the closed
+    trades it holds against the ledger's, how many were retrained at start, and any flag."""
+
+    model: str
+    checkpoint: str
+    trained_on: tuple[str, ...]
+    data_detail: str
+    other_venue: bool
+    trade_outcomes: int | None
+    ledger_trade_outcomes: int | None
+    retrained: int
+    flag: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSnapshot:
     venue: str                      # sim | replay | live
     venue_label: str                # SIM | REPLAY | LIVE
@@ -102,6 +120,7 @@ class EngineSnapshot:
     messages: tuple[str, ...] = field(default_factory=tuple)  # newest first: risk closes, refusals
     venue_detail: str = ""                  # after the badge: a SIM market's planted edge ("edge: lead-lag")
     training_lag_p50_s: float | None = None  # median event-time training lag (learning/lag.py); None: none yet
+    models_provenance: tuple[ProvenanceView, ...] = ()  # per model, set at start; () without models
 
     def market(self, symbol: str) -> MarketView | None:
         return next((m for m in self.markets if m.symbol == symbol), None)

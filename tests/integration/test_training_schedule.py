@@ -53,7 +53,7 @@ def _run(base: Path) -> dict:
                             capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert trades.returncode == 0, trades.stderr[-2000:]
     return {"summary": json.loads(summary.read_text()), "trades": json.loads(trades.stdout), "db": db,
-            "checkpoints": home / XDG_DIRS["XDG_DATA_HOME"] / "tickdesk" / "checkpoints"}
+            "checkpoints": base / "ledger.models"}  # beside the --db ledger
 
 
 @pytest.fixture(scope="module")

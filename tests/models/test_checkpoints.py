@@ -55,7 +55,7 @@ def test_trainer_round_trip_restores_weights_versions_and_counts(tmp_path) -> No
     before = first.predict(v, m, c)
     first.close()
     torch.manual_seed(123)  # a fresh model would differ
-    second = Trainer("cpu", tmp_path, "live")
+    second = Trainer("cpu", tmp_path, "live", allow_other_venue=True)  # SIM weights, asked for
     after = second.predict(v, m, c)
     assert after.versions == before.versions == {"cnn": 3, "dqn": 2, "cob_rl": 3}
     np.testing.assert_array_equal(after.cnn_predictions, before.cnn_predictions)
@@ -70,7 +70,7 @@ def test_trainer_round_trip_restores_weights_versions_and_counts(tmp_path) -> No
 
 def _fresh_start_after(tmp_path, caplog, bad_name: str, expect: str) -> None:
     with caplog.at_level(logging.WARNING, logger="models.checkpoints"):
-        trainer = Trainer("cpu", tmp_path, "sim")
+        trainer = Trainer("cpu", tmp_path, "sim", allow_other_venue=True)  # _save tags replay + sim
     assert trainer.stats.versions["cnn"] == 0
     assert not (tmp_path / "cnn.pt").exists() and (tmp_path / bad_name).exists()
     assert any(expect in r.getMessage() and "starts fresh" in r.getMessage() for r in caplog.records)
