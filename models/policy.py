@@ -7,7 +7,8 @@ otherwise (engine/learning/horizons.py `label_of`). BUY would have netted move -
 SELL -move - cost, whichever side was taken.
 
 A matured label batch (`train_on_labels`), every few seconds:
-  - CNN: one step on every sample's multi-horizon classes and returns.
+  - CNN: one step on every sample's multi-horizon classes and returns, rehearsed with
+    older labelled samples up to a batch of LABEL_BATCH (models/label_memory.py).
   - DQN: both sides of every decision that has its state and trade-horizon move are stored
     as terminal transitions with reward = net return / BP_PER_REWARD, then one prioritized
     replay step per LABELS_PER_REPLAY labels. The DQN is therefore a contextual bandit: its
@@ -15,7 +16,8 @@ A matured label batch (`train_on_labels`), every few seconds:
     definition). Every transition is terminal, so gamma and the target network never take
     part; that is deliberate (a per-decision bandit learns from every labelled decision, an
     episode per trade from a few hundred), and said so in the docs.
-  - COB: one bandit step toward the side that won, on the decisions that had a book.
+  - COB: one bandit step toward the side that won, on the decisions that had a book,
+    rehearsed the same way.
 A closed trade (`train_on_outcome`) trains each model with contribution weight w > 0, as a
 per-sample loss weight:
   - CNN: the trade's move by the same rule, at the horizon nearest the holding time.
@@ -46,9 +48,12 @@ from models.cnn import DOWN, FLAT, HORIZON_SECONDS, UP, CNNLearner, labels_to_ar
 from models.cob_rl import COBRLAgent
 from models.dqn import ACTIONS, BP_PER_REWARD, BUY, SELL, DQNAgent
 from models.inference import shaped, shaped_state, with_cnn_features
+from models.label_memory import LabelMemory
 from models.stats import TrainingStats, log_trade_trained
 
 UNKNOWN_HOLD_S = 900  # the horizon a trade of unknown holding time is labelled at
+LABEL_MEMORY = 1024   # labelled samples kept for rehearsal (~69 MB of CNN market tensors)
+LABEL_BATCH = 32      # a label step trains on the new samples plus older ones, up to this
 LABELS_PER_REPLAY = 4  # matured labels (two transitions each) per DQN replay step: each
 # transition is sampled ~4 times over its life in memory (batch 32, 8 new per step); offline
 # on 8 h of lead-lag SIM, 4 passes gave the best out-of-sample rank IC (0.32 vs 0.19 for 1)
@@ -59,10 +64,13 @@ class TrainingPolicy:
     Runs on the trainer's worker thread only."""
 
     def __init__(self, cnn: CNNLearner, dqn: DQNAgent, cob: COBRLAgent, stats: TrainingStats,
-                 dqn_batch_size: int) -> None:
+                 dqn_batch_size: int, seed: int | None = None) -> None:
         self.cnn, self.dqn, self.cob = cnn, dqn, cob
         self.stats = stats
         self.dqn_batch_size = dqn_batch_size
+        rng = np.random.default_rng(seed)
+        self.cnn_memory = LabelMemory(LABEL_MEMORY, rng)  # rehearsal (models/label_memory.py)
+        self.cob_memory = LabelMemory(LABEL_MEMORY, rng)
         self._labels_pending = 0  # labels stored since the last label replay step
 
     def train_on_outcome(self, experience: TradeExperience, remember: bool = True) -> list[TrainingEvent]:
@@ -117,10 +125,14 @@ class TrainingPolicy:
         classes = np.stack([c for c, _ in arrays])
         returns = np.stack([r for _, r in arrays])
         weights = np.array([sample.weight for sample in batch], np.float32)
-        loss = self.cnn.train_step(market, classes, returns, weights)
-        if np.isfinite(market).all():  # after the step: a step uses the scaling fitted on earlier batches
+        mean_weight = float(weights.mean())
+        finite = bool(np.isfinite(market).all())
+        new = (market, classes, returns, weights)
+        loss = self.cnn.train_step(*self.cnn_memory.with_replay(*new, batch=LABEL_BATCH))
+        if finite:  # after the step: a step uses the scaling fitted on earlier batches
             self.cnn.net.norm.observe(self.cnn.tensor(market))
-        events = [self.stats.record(ModelName.CNN, float(weights.mean()), loss, t0, quiet=True)]
+            self.cnn_memory.add(*new)
+        events = [self.stats.record(ModelName.CNN, mean_weight, loss, t0, quiet=True)]
         sided = [(shaped_state(s.state), s) for s in batch if s.state is not None and s.move_bp is not None
                  and math.isfinite(s.move_bp)]
         sided = [(state, s) for state, s in sided if _finite(state)]
@@ -155,8 +167,10 @@ class TrainingPolicy:
         winners = np.array([winning_side(s.move_bp, s.cost_bp) for _, s in booked])
         values = np.array([buy_net(s.move_bp, s.cost_bp) for _, s in booked], np.float32)
         weights = np.array([s.weight for _, s in booked], np.float32)
-        loss = self.cob.train_step(cob, winners, values, weights)
-        return self.stats.record(ModelName.COB_RL, float(weights.mean()), loss, t0, quiet=True)
+        new = (cob, winners, values, weights)
+        loss = self.cob.train_step(*self.cob_memory.with_replay(*new, batch=LABEL_BATCH))
+        self.cob_memory.add(*new)
+        return self.stats.record(ModelName.COB_RL, float(new[3].mean()), loss, t0, quiet=True)
 
     def restore_dqn(self, experiences: list[TradeExperience]) -> int:
         """Store closed trades the DQN held before a restart back into its replay memory,

@@ -116,7 +116,7 @@ class Trainer:
                                            self.cnn, self.dqn, self.cob, self.stats, data_detail=data_detail,
                                            allow_other_venue=allow_other_venue)
         self.registry.load_all()
-        self.policy = TrainingPolicy(self.cnn, self.dqn, self.cob, self.stats, dqn_batch_size)
+        self.policy = TrainingPolicy(self.cnn, self.dqn, self.cob, self.stats, dqn_batch_size, seed=seed)
         self.inference = Inference(self.cnn.net, self.dqn.online, self.cob.net, self.stats.snapshot_versions(),
                                    self.device, infer_threads)
         self._jobs_since_save = 0
