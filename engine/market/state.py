@@ -18,10 +18,14 @@ from engine.market.bars import BarAggregator
 from engine.market.book import OrderBook
 from engine.core.clock import EventClock
 from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+from engine.core.recent_ids import RecentIds
+from engine.market.sanity import SanityBand
+from engine.config import SanitySettings
 
 log = logging.getLogger(__name__)
 
 TICK_WINDOW = 4096  # recent trades kept per symbol (for tick features and the UI)
+TRADE_ID_WINDOW = 10_000  # trade ids kept per symbol to drop trades delivered twice
 
 
 @dataclass(slots=True)
@@ -42,7 +46,7 @@ class SymbolMarket:
         self.counters = SymbolCounters()
         self.last_trade: TradeEvent | None = None
         self.last_ts_ns = 0
-        self._last_trade_id: int | None = None
+        self.trade_ids = RecentIds(TRADE_ID_WINDOW)
         # recent trades as a ring: ts_ns, price, qty, +1 buy / -1 sell
         self.ticks = np.zeros((TICK_WINDOW, 4), dtype=np.float64)
         self.tick_count = 0
@@ -65,11 +69,14 @@ class SymbolMarket:
 
 
 class MarketState:
-    def __init__(self, symbols: tuple[str, ...], clock: EventClock, bar_capacity: int = 300) -> None:
+    def __init__(self, symbols: tuple[str, ...], clock: EventClock, bar_capacity: int = 300,
+                 sanity: SanitySettings | None = None) -> None:
+        """`sanity`: the `[sanity]` limits; without them only validation guards the data."""
         self.clock = clock
         self.symbols = symbols
         self.by_symbol = {s: SymbolMarket(s, bar_capacity) for s in symbols}
         self.rejected = RejectCounter()
+        self.band = SanityBand(sanity) if sanity is not None else None
         self.events = 0
         self.feed_state = FeedState.STARTING
         self.feed_detail = ""
@@ -84,6 +91,7 @@ class MarketState:
         for bar in bars:
             try:
                 bar.validate()
+                self._check_band(bar, self.by_symbol.get(bar.symbol))
             except InvalidEvent as exc:
                 self.rejected.add(exc.reason)
                 continue
@@ -111,6 +119,7 @@ class MarketState:
             return False
         try:
             event.validate()
+            self._check_band(event, m)
         except InvalidEvent as exc:
             self.rejected.add(exc.reason)
             log.warning("rejected %s event: %s", event.symbol, exc)
@@ -119,10 +128,9 @@ class MarketState:
             self.rejected.add("out_of_order")
             return False
         if isinstance(event, TradeEvent):
-            if event.trade_id is not None and m._last_trade_id is not None and event.trade_id <= m._last_trade_id:
+            if event.trade_id is not None and not m.trade_ids.add(event.trade_id):
                 self.rejected.add("duplicate")
                 return False
-            m._last_trade_id = event.trade_id if event.trade_id is not None else m._last_trade_id
             is_buy = event.aggressor.value == "buy"
             m.bars.on_trade(event.ts_ns, event.price, event.qty, is_buy)
             m.ticks[m.tick_count % TICK_WINDOW] = (event.ts_ns, event.price, event.qty, 1.0 if is_buy else -1.0)
@@ -153,6 +161,11 @@ class MarketState:
             other.bars.advance(self.clock.now_ns())
         self.events += 1
         return True
+
+    def _check_band(self, event: Event, m: SymbolMarket | None) -> None:
+        """Raise InvalidEvent if the sanity band refuses `event` (engine/market/sanity.py)."""
+        if self.band is not None and m is not None:
+            self.band.check(event, m.last_price, m.book.mid)
 
     def _record_price(self, symbol: str, ts_ns: int, price: float) -> None:
         """One price point per second of event time for the UI chart."""

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from typing import Any, AsyncIterator, Callable
 
 import ccxt
@@ -30,6 +29,7 @@ import ccxt.pro
 
 from engine.core.enums import FeedState
 from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+from engine.core.recent_ids import RecentIds
 from engine.core.units import NS_PER_MS, TIMEFRAME_NS
 from engine.venues.ccxt_parse import book_levels, closed_bars, trade_fields
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = (ccxt.NetworkError, ccxt.BadResponse)  # covers RateLimitExceeded, ExchangeNotAvailable, timeouts
 WARMUP_ATTEMPTS = 5
+TRADE_ID_WINDOW = 10_000  # trade ids kept per symbol to drop trades delivered twice (watch caches, back-fill)
 _END = object()
 _UNSET = object()
 
@@ -50,25 +51,6 @@ def default_exchange(exchange_id: str, use_websockets: bool = True) -> Any:
     if cls is None:
         raise ValueError(f"unknown exchange {exchange_id!r} (not in ccxt)")
     return cls({"enableRateLimit": True})
-
-
-class _RecentIds:
-    """The last `size` trade ids seen, to drop trades delivered twice (watch caches, back-fill)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._order: deque[str] = deque()
-        self._set: set[str] = set()
-        self._size = size
-
-    def add(self, trade_id: str) -> bool:
-        """True if new."""
-        if trade_id in self._set:
-            return False
-        self._set.add(trade_id)
-        self._order.append(trade_id)
-        if len(self._order) > self._size:
-            self._set.discard(self._order.popleft())
-        return True
 
 
 class LiveVenue:
@@ -112,7 +94,7 @@ class LiveVenue:
         self._stats = {s: {"trades": 0, "book_updates": 0, "gaps": 0, "reconnects": 0} for s in self.symbols}
         self._last_ts = dict.fromkeys(self.symbols, 0)
         self._last_trade_ms: dict[str, int | None] = dict.fromkeys(self.symbols)
-        self._seen = {s: _RecentIds() for s in self.symbols}
+        self._seen = {s: RecentIds(TRADE_ID_WINDOW) for s in self.symbols}
         self._activity = dict.fromkeys(self.symbols, 0.0)
         self._stale: set[str] = set()
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)

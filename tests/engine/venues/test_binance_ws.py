@@ -84,11 +84,11 @@ def test_corrupted_stream_is_counted_with_reasons_not_crashed_on(tmp_path: Path)
         "this is not json",
         _trade(1, "NaN", 3),
         _trade(2, "100.5", 4),
-        _diff(8, 8, bids=[("101.5", "1")], e_ms=5),  # would cross the ask at 101
-        _diff(9, 9, asks=[("103", "1")], e_ms=6),  # held until the next snapshot, then dropped
-        snap(10),
-        _diff(11, 11, asks=[("104", "1")], e_ms=7),
-        _diff(13, 13, asks=[("105", "1")], e_ms=8),  # U should be 12: a sequence gap, no later snapshot
+        _diff(8, 8, bids=[("101.5", "1")], e_ms=5),  # would cross the ask at 101: refused alone
+        _diff(9, 9, asks=[("103", "1")], e_ms=6),  # chains on the refused diff's ids
+        snap(9),  # in sync: ignored
+        _diff(11, 11, asks=[("104", "1")], e_ms=7),  # U should be 10: a gap, the book goes on unsynced
+        _diff(13, 13, asks=[("105", "1")], e_ms=8),  # another hole, counted, not announced twice
         _diff(14, 14, asks=[("106", "1")], e_ms=9),
     ]
     path = tmp_path / "spot_ethusdt_20240101.gz"
@@ -100,12 +100,12 @@ def test_corrupted_stream_is_counted_with_reasons_not_crashed_on(tmp_path: Path)
     book = list(book_events([path], "ETH/USDT", rejected, stats))
     trades = list(trade_events([path], "ETH/USDT", rejected, stats))
 
-    assert rejected.by_reason == {"malformed": 1, "non_finite_price": 1, "crossed_book": 1, "sequence_gap": 1}
-    assert stats["gaps"] == 2
+    assert rejected.by_reason == {"malformed": 1, "non_finite_price": 1, "crossed_book": 1, "sequence_gap": 2}
+    assert stats["gaps"] == 2 and stats["snapshots_ignored"] == 1
     gaps = [e.detail for e in book if isinstance(e, FeedStatus)]
-    assert [g.split(": ")[1] for g in gaps] == ["crossed_book", "sequence_gap", "no snapshot to resync; book continues unsynced"]
+    assert len(gaps) == 1 and gaps[0].startswith("ETH/USDT: sequence_gap: U=11") and gaps[0].endswith("unsynced until a snapshot")
     applied = [(e.is_snapshot, e.last_id) for e in book if isinstance(e, BookEvent)]
-    assert applied == [(True, 5), (False, 7), (True, 10), (False, 11), (False, 13), (False, 14)]
+    assert applied == [(True, 5), (False, 7), (False, 9), (False, 11), (False, 13), (False, 14)]
     assert [(t.trade_id, t.price) for t in trades] == [(2, 100.5)]
     assert isinstance(trades[0], TradeEvent) and trades[0].aggressor is Side.BUY
 
