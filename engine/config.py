@@ -146,6 +146,7 @@ class SanitySettings(_Section):
     min_price: float = Field(gt=0, allow_inf_nan=False)
     max_price: float = Field(gt=0, allow_inf_nan=False)
     max_price_ratio: float = Field(gt=1, allow_inf_nan=False)
+    band_interval_s: float = Field(gt=0, allow_inf_nan=False)
     reanchor_after: int = Field(ge=2, le=1000)
     min_qty: float = Field(gt=0, allow_inf_nan=False)
     max_notional: float = Field(gt=0, allow_inf_nan=False)

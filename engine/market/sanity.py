@@ -6,53 +6,67 @@ size of 1e-300, a notional of 1e303, or a price ten times the symbol's last good
 print once reached the models and disabled them for the session; here it is counted by reason
 (`price_out_of_range`, `size_out_of_range`, `price_out_of_band`) and never applied.
 
-The relative band compares a trade, a bar (its high and low) and the touch of a book diff
-(its highest bid and lowest ask) with the symbol's last good price: the last trade or bar, or
-the book's mid where neither was seen. A book snapshot replaces the book, so it is held to the
-absolute limits only. A real jump (data resuming after a long gap) must not be refused
-forever, so `reanchor_after` out-of-band prices in a row that agree with each other (each
-within the band of the first) are taken as the new level: the last of them is accepted and
-becomes the reference. The absolute limits never move, so no run of 1e300 prints re-anchors.
-The limits live in config.toml `[sanity]`.
+The relative band compares a trade, a bar (its open and close: a real wick may reach far,
+a corrupt one is held by the absolute limits) and a book diff's level that would become the
+touch (a bid above the best bid, an ask below the best ask) with the symbol's last good price:
+the last trade or bar, or the book's mid where neither was seen. Its factor is
+`max_price_ratio` within `band_interval_s` of that price and widens with the square root of
+the time since, as price moves do. Deeper book levels, and snapshots (which replace the book),
+are held to the absolute limits only: real books carry bids at a third of the price. A real
+jump must not be refused forever, so `reanchor_after` out-of-band prices in a row that agree
+with each other (each within the band of the first) are taken as the new level: the last of
+them is accepted and becomes the reference. The absolute limits never move, so no run of
+1e300 prints re-anchors. The limits live in config.toml `[sanity]`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from engine.config import SanitySettings
 from engine.core.events import BarEvent, BookEvent, Event, InvalidEvent, TradeEvent
 from engine.core.units import NS_PER_S, TIMEFRAME_NS
+from engine.market.book import OrderBook
 
 
 class SanityBand:
-    """Checks events against the `[sanity]` limits; keeps, per symbol, the current run of
-    out-of-band prices that may re-anchor the band."""
+    """Checks events against the `[sanity]` limits. Keeps, per symbol, when its last good
+    price was seen and the current run of out-of-band prices that may re-anchor the band."""
 
     def __init__(self, limits: SanitySettings) -> None:
         self.limits = limits
+        self._log_ratio = math.log(limits.max_price_ratio)
+        self._seen_ns: dict[str, int] = {}  # symbol -> event time of the last price the band passed
         self._runs: dict[str, tuple[float, int]] = {}  # symbol -> (first out-of-band price, run length)
 
-    def check(self, event: Event, last_price: float | None, book_mid: float | None) -> None:
-        """Raise InvalidEvent (with the reason to count) if `event` is outside the band."""
-        reference = last_price if last_price is not None else book_mid
+    def check(self, event: Event, last_price: float | None, book: OrderBook) -> None:
+        """Raise InvalidEvent (with the reason to count) if `event` is outside the band.
+        `last_price` is the symbol's last trade or bar price, `book` its order book now."""
+        reference = last_price if last_price is not None else book.mid
         if isinstance(event, TradeEvent):
             self._price(event.price, "price")
             self._size(event.price, event.qty, self.limits.max_notional, "qty")
-            self._banded(event.symbol, event.price, event.price, reference)
+            self._banded(event, event.price, (event.price,), reference)
         elif isinstance(event, BookEvent):
             bid = self._levels(event.bids, "bid")
             ask = self._levels(event.asks, "ask")
-            if not event.is_snapshot and reference is not None:
-                for touch, what in ((bid, "bid"), (ask, "ask")):
-                    if touch is not None and not self._within(touch, reference):
-                        raise InvalidEvent("price_out_of_band", f"{event.symbol} {what} {touch:g} vs last good {reference:g}")
+            if event.is_snapshot or reference is None:
+                return
+            # only a level that becomes the touch moves the mid; deep levels may sit far off
+            for touch, best, what in ((bid, book.best_bid, "bid"), (ask, book.best_ask, "ask")):
+                becomes_best = touch is not None and (best is None or (touch > best if what == "bid" else touch < best))
+                if becomes_best and not self._within(touch, reference, self._ratio(event)):
+                    raise InvalidEvent("price_out_of_band", f"{event.symbol} new best {what} {touch:g} "
+                                                            f"vs last good {reference:g}")
         elif isinstance(event, BarEvent):
-            for name in ("high", "low"):
+            for name in ("open", "high", "low", "close"):
                 self._price(getattr(event, name), name)
             seconds = TIMEFRAME_NS[event.timeframe] / NS_PER_S
             self._size(event.close, event.volume, self.limits.max_notional * seconds, "volume", allow_zero=True)
-            self._banded(event.symbol, event.close, (event.low, event.high), reference)
+            # open and close only: a real wick (high, low) may reach far, a corrupt one is held by the range
+            self._banded(event, event.close, (event.open, event.close), reference)
 
     def _price(self, price: float, what: str) -> None:
         if not self.limits.min_price <= price <= self.limits.max_price:
@@ -81,24 +95,33 @@ class SanityBand:
                                                     f"notional {self.limits.max_notional:g}]")
         return hi if side == "bid" else lo
 
-    def _within(self, price: float, reference: float) -> bool:
-        ratio = self.limits.max_price_ratio
+    def _ratio(self, event: Event) -> float:
+        """The band's factor for `event`: max_price_ratio within band_interval_s of the last
+        good price, widening with the square root of the time since (as price moves do)."""
+        seen = self._seen_ns.get(event.symbol)
+        gap_s = max(event.ts_ns - seen, 0) / NS_PER_S if seen is not None else 0.0
+        return math.exp(self._log_ratio * math.sqrt(max(gap_s / self.limits.band_interval_s, 1.0)))
+
+    @staticmethod
+    def _within(price: float, reference: float, ratio: float) -> bool:
         return reference / ratio <= price <= reference * ratio
 
-    def _banded(self, symbol: str, price: float, extremes: float | tuple[float, float], reference: float | None) -> None:
-        """Refuse `extremes` outside the band around `reference`, unless `price` completes a
-        run of `reanchor_after` out-of-band prices that agree with each other."""
-        points = extremes if isinstance(extremes, tuple) else (extremes,)
-        if reference is None or all(self._within(p, reference) for p in points):
+    def _banded(self, event: TradeEvent | BarEvent, price: float, points: tuple[float, ...], reference: float | None) -> None:
+        """Refuse `points` outside the band around `reference`, unless `price` completes a run
+        of `reanchor_after` out-of-band prices that agree with each other."""
+        symbol, ratio = event.symbol, self._ratio(event)
+        if reference is None or all(self._within(p, reference, ratio) for p in points):
             self._runs.pop(symbol, None)
+            self._seen_ns[symbol] = max(event.ts_ns, self._seen_ns.get(symbol, 0))
             return
         first, count = self._runs.get(symbol, (price, 0))
-        if not self._within(price, first):
+        if not self._within(price, first, self.limits.max_price_ratio):
             first, count = price, 0
         count += 1
-        if count >= self.limits.reanchor_after:
+        if count >= self.limits.reanchor_after:  # the market has moved: this price is the new reference
             self._runs.pop(symbol, None)
-            return  # the market has moved: this price is the symbol's new reference
+            self._seen_ns[symbol] = max(event.ts_ns, self._seen_ns.get(symbol, 0))
+            return
         self._runs[symbol] = (first, count)
         raise InvalidEvent("price_out_of_band", f"{symbol} {price:g} vs last good {reference:g} "
-                                                f"(x{self.limits.max_price_ratio:g} band; {count} in a row)")
+                                                f"(x{ratio:.3g} band; {count} in a row)")

@@ -165,7 +165,7 @@ class MarketState:
     def _check_band(self, event: Event, m: SymbolMarket | None) -> None:
         """Raise InvalidEvent if the sanity band refuses `event` (engine/market/sanity.py)."""
         if self.band is not None and m is not None:
-            self.band.check(event, m.last_price, m.book.mid)
+            self.band.check(event, m.last_price, m.book)
 
     def _record_price(self, symbol: str, ts_ns: int, price: float) -> None:
         """One price point per second of event time for the UI chart."""
