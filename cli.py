@@ -154,10 +154,14 @@ def run(
     engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
     from engine.runtime.headless import run_headless
 
+    from storage.db import CorruptDatabase
+
     try:
         summary = asyncio.run(run_headless(engine, duration, summary_json))
     except KeyboardInterrupt:
         fail("interrupted", 1)
+    except CorruptDatabase as exc:  # bad input, not a failure of the run
+        fail(str(exc))
     except Exception as exc:  # a runtime failure: one line, exit 1, details in the log
         logging.getLogger("tickdesk").exception("run failed")
         fail(f"run failed: {exc}", 1)
@@ -177,8 +181,12 @@ def trades(
     if not path.exists():
         fail(f"no ledger at {path}")
     from engine.views.trades_report import load_trades, render_table
+    from storage.db import CorruptDatabase
 
-    rows = asyncio.run(load_trades(path, limit))
+    try:
+        rows = asyncio.run(load_trades(path, limit))
+    except CorruptDatabase as exc:
+        fail(str(exc))
     typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
 
 

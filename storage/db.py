@@ -1,8 +1,9 @@
-"""Opening the database: WAL, foreign keys, and forward-only migrations."""
+"""Opening the database: an integrity check, WAL, foreign keys, and forward-only migrations."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -16,12 +17,19 @@ class SchemaTooNew(RuntimeError):
     """The file was written by a newer tickdesk; refuse rather than corrupt it."""
 
 
+class CorruptDatabase(RuntimeError):
+    """The file is not an SQLite database, or some of its pages are damaged: refuse it before
+    anything is read from or written to it (a copy of the file is the user's to make)."""
+
+
 async def open_db(path: Path | str) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate. `:memory:` works for tests."""
     if str(path) != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     conn = await aiosqlite.connect(str(path))
     try:
+        if str(path) != ":memory:":
+            await check_integrity(conn, path)
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL" if str(path) == ":memory:" else "PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA foreign_keys=ON")
@@ -30,6 +38,21 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+async def check_integrity(conn: aiosqlite.Connection, path: Path | str) -> None:
+    """`PRAGMA quick_check` (every page and index entry readable; O(size), about a second per
+    few hundred MB); raise CorruptDatabase with its first finding, naming the file."""
+    try:
+        async with conn.execute("PRAGMA quick_check(1)") as cur:
+            row = await cur.fetchone()
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, ...: not corruption
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabase(f"{path}: not a usable tickdesk ledger ({exc})") from None
+    if row is None or row[0] != "ok":
+        finding = " ".join(str(row[0]).replace("*** in database main ***", "").split()) if row else "no answer"
+        raise CorruptDatabase(f"{path}: the ledger is corrupt (quick_check: {finding})")
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

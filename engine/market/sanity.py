@@ -21,45 +21,51 @@ them is accepted and becomes the reference. The absolute limits never move, so n
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from engine.config import SanitySettings
-from engine.core.events import BarEvent, BookEvent, Event, InvalidEvent, TradeEvent
+from engine.core.events import BarEvent, BookEvent, Event, InvalidEvent, RejectCounter, TradeEvent
 from engine.core.units import NS_PER_S, TIMEFRAME_NS
 from engine.market.book import OrderBook
+
+log = logging.getLogger(__name__)
 
 
 class SanityBand:
     """Checks events against the `[sanity]` limits. Keeps, per symbol, when its last good
     price was seen and the current run of out-of-band prices that may re-anchor the band."""
 
-    def __init__(self, limits: SanitySettings) -> None:
+    def __init__(self, limits: SanitySettings, rejected: RejectCounter) -> None:
         self.limits = limits
+        self.rejected = rejected  # where levels taken out of a book event are counted
         self._log_ratio = math.log(limits.max_price_ratio)
         self._seen_ns: dict[str, int] = {}  # symbol -> event time of the last price the band passed
         self._runs: dict[str, tuple[float, int]] = {}  # symbol -> (first out-of-band price, run length)
 
-    def check(self, event: Event, last_price: float | None, book: OrderBook) -> None:
-        """Raise InvalidEvent (with the reason to count) if `event` is outside the band.
-        `last_price` is the symbol's last trade or bar price, `book` its order book now."""
+    def check(self, event: Event, last_price: float | None, book: OrderBook) -> Event:
+        """The event to apply: `event` itself, or a book event without its levels outside the
+        band (counted here by reason: the rest of the diff is good data, and the venue's own
+        book has applied it). Raise InvalidEvent (with the reason to count) for a trade or bar
+        outside the band. `last_price` is the symbol's last trade or bar price, `book` its
+        order book now."""
         reference = last_price if last_price is not None else book.mid
         if isinstance(event, TradeEvent):
             self._price(event.price, "price")
             self._size(event.price, event.qty, self.limits.max_notional, "qty")
             self._banded(event, event.price, (event.price,), reference)
         elif isinstance(event, BookEvent):
-            bid = self._levels(event.bids, "bid")
-            ask = self._levels(event.asks, "ask")
-            if event.is_snapshot or reference is None:
-                return
-            # only a level that becomes the touch moves the mid; deep levels may sit far off
-            for touch, best, what in ((bid, book.best_bid, "bid"), (ask, book.best_ask, "ask")):
-                becomes_best = touch is not None and (best is None or (touch > best if what == "bid" else touch < best))
-                if becomes_best and not self._within(touch, reference, self._ratio(event)):
-                    raise InvalidEvent("price_out_of_band", f"{event.symbol} new best {what} {touch:g} "
-                                                            f"vs last good {reference:g}")
+            ratio = None if event.is_snapshot or reference is None else self._ratio(event)
+            bids, bid_reason = self._clean_side(event.bids, True, book.best_bid, reference, ratio)
+            asks, ask_reason = self._clean_side(event.asks, False, book.best_ask, reference, ratio)
+            reason = bid_reason or ask_reason
+            if reason is not None:
+                self.rejected.add(reason)
+                log.warning("%s book levels left out: %s (last good price %s)", event.symbol, reason, reference)
+                return replace(event, bids=bids, asks=asks)
         elif isinstance(event, BarEvent):
             for name in ("open", "high", "low", "close"):
                 self._price(getattr(event, name), name)
@@ -67,6 +73,7 @@ class SanityBand:
             self._size(event.close, event.volume, self.limits.max_notional * seconds, "volume", allow_zero=True)
             # open and close only: a real wick (high, low) may reach far, a corrupt one is held by the range
             self._banded(event, event.close, (event.open, event.close), reference)
+        return event
 
     def _price(self, price: float, what: str) -> None:
         if not self.limits.min_price <= price <= self.limits.max_price:
@@ -78,22 +85,29 @@ class SanityBand:
             raise InvalidEvent("size_out_of_range", f"{what} {qty:g} at {price:g} (min {self.limits.min_qty:g}, "
                                                     f"notional at most {max_notional:g})")
 
-    def _levels(self, levels: np.ndarray, side: str) -> float | None:
-        """Check the levels an event sets (qty > 0; a qty-0 level only deletes) and return the
-        event's touch on this side: the highest bid or the lowest ask, None if it sets none."""
+    def _clean_side(self, levels: np.ndarray, is_bid: bool, best: float | None, reference: float | None,
+                    ratio: float | None) -> tuple[np.ndarray, str | None]:
+        """One side's levels without those outside the limits, and the reason of the first kind
+        found. Levels with qty 0 only delete and pass. A level that becomes the touch (a bid
+        above the best bid, an ask below the best ask) must also be within `ratio` of
+        `reference`; deeper ones may sit far off, as they do in real books."""
         if levels.size == 0:
-            return None
-        live = levels[levels[:, 1] > 0.0]
-        if live.size == 0:
-            return None
-        px, qty = live[:, 0], live[:, 1]
-        lo, hi = float(px.min()), float(px.max())
-        self._price(lo, f"{side} level")
-        self._price(hi, f"{side} level")
-        if float(qty.min()) < self.limits.min_qty or float((px * qty).max()) > self.limits.max_notional:
-            raise InvalidEvent("size_out_of_range", f"{side} level size outside [{self.limits.min_qty:g}, "
-                                                    f"notional {self.limits.max_notional:g}]")
-        return hi if side == "bid" else lo
+            return levels, None
+        px, qty = levels[:, 0], levels[:, 1]
+        live = qty > 0.0
+        lim = self.limits
+        out_range = live & ((px < lim.min_price) | (px > lim.max_price))
+        out_size = live & ~out_range & ((qty < lim.min_qty) | (px * qty > lim.max_notional))
+        bad = out_range | out_size
+        out_band = np.zeros_like(bad)
+        if ratio is not None and reference is not None:
+            touch = live & ~bad if best is None else live & ~bad & ((px > best) if is_bid else (px < best))
+            out_band = touch & ((px < reference / ratio) | (px > reference * ratio))
+            bad |= out_band
+        if not bad.any():
+            return levels, None
+        reason = "price_out_of_range" if out_range.any() else "size_out_of_range" if out_size.any() else "price_out_of_band"
+        return levels[~bad], reason
 
     def _ratio(self, event: Event) -> float:
         """The band's factor for `event`: max_price_ratio within band_interval_s of the last

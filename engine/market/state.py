@@ -76,7 +76,7 @@ class MarketState:
         self.symbols = symbols
         self.by_symbol = {s: SymbolMarket(s, bar_capacity) for s in symbols}
         self.rejected = RejectCounter()
-        self.band = SanityBand(sanity) if sanity is not None else None
+        self.band = SanityBand(sanity, self.rejected) if sanity is not None else None
         self.events = 0
         self.feed_state = FeedState.STARTING
         self.feed_detail = ""
@@ -119,7 +119,7 @@ class MarketState:
             return False
         try:
             event.validate()
-            self._check_band(event, m)
+            event = self._check_band(event, m)
         except InvalidEvent as exc:
             self.rejected.add(exc.reason)
             log.warning("rejected %s event: %s", event.symbol, exc)
@@ -162,10 +162,12 @@ class MarketState:
         self.events += 1
         return True
 
-    def _check_band(self, event: Event, m: SymbolMarket | None) -> None:
-        """Raise InvalidEvent if the sanity band refuses `event` (engine/market/sanity.py)."""
-        if self.band is not None and m is not None:
-            self.band.check(event, m.last_price, m.book)
+    def _check_band(self, event: Event, m: SymbolMarket | None) -> Event:
+        """`event` as the sanity band lets it through (engine/market/sanity.py); raises
+        InvalidEvent if the band refuses it."""
+        if self.band is None or m is None:
+            return event
+        return self.band.check(event, m.last_price, m.book)
 
     def _record_price(self, symbol: str, ts_ns: int, price: float) -> None:
         """One price point per second of event time for the UI chart."""

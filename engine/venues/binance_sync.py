@@ -16,6 +16,7 @@ from engine.core.enums import FeedState
 from engine.core.events import BookEvent, FeedStatus, InvalidEvent, RejectCounter, check_levels
 from engine.core.units import NS_PER_MS
 
+_NONE = np.empty((0, 2), dtype=np.float64)
 HOLD_MAX = 20_000  # diffs held while waiting for the first snapshot; beyond this the oldest are dropped (counted)
 RESYNC_KEEP = 2_000  # diffs applied since a gap kept to re-apply on a resync snapshot (~3 min of 100 ms diffs)
 
@@ -85,11 +86,45 @@ class _CheckBook:
         bid, ask = self._best(0), self._best(1)
         return bid is not None and ask is not None and bid >= ask
 
-    def apply_or_refuse(self, bids: np.ndarray, asks: np.ndarray) -> bool:
-        """Apply a diff; if it would cross the book, undo it and return False."""
+    def apply_or_refuse(self, bids: np.ndarray, asks: np.ndarray) -> tuple[int, float] | None:
+        """Apply a diff and return None; if it would cross the book, undo it and return the
+        level it crosses as (side, price), side 0 bids, 1 asks: the resting touch the diff's
+        other side reaches, or, where both touches are the diff's own, the one nearer the mid
+        before it (the farther one is the outlier)."""
+        before_bid, before_ask = self._best(0), self._best(1)
         undo = self._set(bids, asks)
         if not self.crossed():
-            return True
+            return None
+        bid, ask = self._best(0), self._best(1)
+        new_bid = bid in {p for p, q in bids.tolist() if q > 0}
+        new_ask = ask in {p for p, q in asks.tolist() if q > 0}
+        self._undo(undo)
+        if new_bid != new_ask:
+            return (1, ask) if new_bid else (0, bid)
+        if before_bid is None or before_ask is None:
+            return (-1, 0.0)  # nothing to judge by
+        mid = (before_bid + before_ask) / 2
+        return (1, ask) if abs(bid - mid) > abs(ask - mid) else (0, bid)
+
+    def apply_trimmed(self, bids: np.ndarray, asks: np.ndarray, resting_side: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Apply a diff without its levels that cross the resting side (`resting_side` 1: the
+        diff's bids reach the asks; 0: its asks reach the bids) and return what was applied;
+        None, with nothing applied, if the rest still crosses."""
+        own = 1 - resting_side  # the diff's crossing side
+        levels = (bids, asks)
+        undo = self._set(*((levels[0], _NONE) if own == 1 else (_NONE, levels[1])))
+        touch = self._best(resting_side)
+        mine = levels[own]
+        if touch is not None:
+            reach = mine[:, 0] >= touch if own == 0 else mine[:, 0] <= touch
+            mine = mine[(mine[:, 1] == 0.0) | ~reach]
+        undo += self._set(*((mine, _NONE) if own == 0 else (_NONE, mine)))
+        if self.crossed():
+            self._undo(undo)
+            return None
+        return (mine, asks) if own == 0 else (bids, mine)
+
+    def _undo(self, undo: list[tuple[int, float, float | None]]) -> None:
         for i, p, old in reversed(undo):
             if old is None:
                 self.sides[i].pop(p, None)
@@ -97,7 +132,16 @@ class _CheckBook:
                 if p not in self.sides[i]:
                     heapq.heappush(self.heaps[i], (-p if i == 0 else p))
                 self.sides[i][p] = old
-        return False
+
+    def apply_removing_stale(self, bids: np.ndarray, asks: np.ndarray, stale_side: int) -> list[float]:
+        """Apply a diff, then delete the levels of `stale_side` it crosses; return their prices."""
+        self._set(bids, asks)
+        removed = []
+        while self.crossed():
+            price = self._best(stale_side)
+            del self.sides[stale_side][price]
+            removed.append(price)
+        return removed
 
 
 def _chains(diff: Diff, prev_u: int) -> bool:
@@ -118,9 +162,15 @@ class BookSync:
     FeedStatus("gap") says so and the book goes on unsynced from that diff (recordings carry
     one snapshot, so waiting for the next would drop the rest of the day) until a snapshot
     resyncs it; the diffs applied meanwhile that the snapshot does not cover are applied again
-    on top of it. A diff with an unusable level (`non_finite_price`, ...) or one that would
-    cross the book (`crossed_book`) is refused and counted on its own; its ids still count as
-    seen, so the next diff chains and nothing else is lost. Snapshots seen in sync are ignored.
+    on top of it. A diff with an unusable level (`non_finite_price`, ...) is refused and counted;
+    one that would cross the book is counted (`crossed_book`) and applied without its crossing
+    levels (refused whole if the rest still crosses). Either way its ids count as seen, so the
+    next diff chains and nothing else is lost. A second diff that crosses the same resting
+    level, though, says the level is stale (a phantom the stream never deletes, which would
+    otherwise trim every later diff that reaches it), and so does any crossing while unsynced
+    after a gap (the missed diffs would have moved the level): that diff is applied whole and
+    the crossed levels are deleted with it (`stale_levels_removed` in the stats). Snapshots
+    seen in sync are ignored.
     """
 
     def __init__(self, symbol: str, rejected: RejectCounter, stats: dict[str, int]) -> None:
@@ -133,6 +183,7 @@ class BookSync:
         self.prev_u: int | None = None
         self.held: list[Diff] = []  # before the first snapshot
         self.unsynced: deque[Diff] = deque(maxlen=RESYNC_KEEP)  # applied since a gap
+        self.crossed_level: tuple[int, float] | None = None  # the resting level the last refused diff crossed
         self.last_ts = 0
 
     def _count(self, key: str) -> None:
@@ -199,13 +250,28 @@ class BookSync:
         if diff.bad is not None:
             self.rejected.add(diff.bad)
             return out
-        if not self.book.apply_or_refuse(diff.bids, diff.asks):
+        bids, asks = diff.bids, diff.asks
+        resting = self.book.apply_or_refuse(bids, asks)
+        # the resting level is the stale one when a second diff crosses it, or at once after a
+        # gap (the missed diffs would have moved it); otherwise the diff's level is the outlier
+        stale = resting is not None and resting[0] >= 0 and (resting == self.crossed_level or not self.synced)
+        if resting is not None and not stale:
+            self.crossed_level = resting
             self.rejected.add("crossed_book")
-            return out
+            trimmed = self.book.apply_trimmed(bids, asks, resting[0]) if resting[0] >= 0 else None
+            if trimmed is None or not (trimmed[0].size or trimmed[1].size):
+                return out  # nothing left to apply
+            bids, asks = trimmed
+        elif resting is not None:
+            removed = self.book.apply_removing_stale(bids, asks, resting[0])
+            deletions = np.array([(p, 0.0) for p in removed], dtype=np.float64).reshape(-1, 2)
+            bids, asks = (np.vstack([bids, deletions]), asks) if resting[0] == 0 else (bids, np.vstack([asks, deletions]))
+            self.stats["stale_levels_removed"] = self.stats.get("stale_levels_removed", 0) + len(removed)
+            self.crossed_level = None
         if not self.synced:
             self.unsynced.append(diff)
         self.last_ts = max(self.last_ts, diff.ts_ns)
-        return out + [BookEvent(self.last_ts, self.symbol, diff.bids, diff.asks, False, diff.first, diff.last, diff.prev)]
+        return out + [BookEvent(self.last_ts, self.symbol, bids, asks, False, diff.first, diff.last, diff.prev)]
 
     def finish(self) -> list:
         """End of data: diffs still held (no snapshot ever came) are counted unused."""
