@@ -30,8 +30,18 @@ app.add_typer(bench_app, name="bench")
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"tickdesk: error: {message}", err=True)
+    from engine.core.redact import redact
+
+    typer.echo(f"tickdesk: error: {redact(message)}", err=True)
     raise typer.Exit(code)
+
+
+def configure_logging(**options: Any) -> None:
+    """`logging.basicConfig(**options)`, with API credentials masked in every record."""
+    from engine.core.redact import install
+
+    logging.basicConfig(**options)
+    install()
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A TOML file overriding the shipped and user config.")]
@@ -126,7 +136,7 @@ def main(
     engine = build_engine(settings, session.data)
     from tui.app import TickdeskApp
 
-    logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
+    configure_logging(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
     TickdeskApp(engine).run()
 
 
@@ -146,7 +156,7 @@ def run(
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         fail(f"--log-level: unknown level {log_level!r}")
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if live_orders and not yes:
         fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
     settings = session.settings(live_orders)
@@ -258,7 +268,7 @@ def record(
     syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
     if not syms:
         fail("--symbols is empty")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.venues.recorder import Recorder
 
     try:

@@ -67,13 +67,19 @@ class SanityBand:
                 log.warning("%s book levels left out: %s (last good price %s)", event.symbol, reason, reference)
                 return replace(event, bids=bids, asks=asks)
         elif isinstance(event, BarEvent):
-            for name in ("open", "high", "low", "close"):
-                self._price(getattr(event, name), name)
-            seconds = TIMEFRAME_NS[event.timeframe] / NS_PER_S
-            self._size(event.close, event.volume, self.limits.max_notional * seconds, "volume", allow_zero=True)
+            self.check_history(event)
             # open and close only: a real wick (high, low) may reach far, a corrupt one is held by the range
             self._banded(event, event.close, (event.open, event.close), reference)
         return event
+
+    def check_history(self, bar: BarEvent) -> None:
+        """The absolute limits for a bar; raise InvalidEvent outside them. Warm-up history
+        comes a timeframe at a time, not in time order, so it has no last good price to
+        compare with."""
+        for name in ("open", "high", "low", "close"):
+            self._price(getattr(bar, name), name)
+        seconds = TIMEFRAME_NS[bar.timeframe] / NS_PER_S
+        self._size(bar.close, bar.volume, self.limits.max_notional * seconds, "volume", allow_zero=True)
 
     def _price(self, price: float, what: str) -> None:
         if not self.limits.min_price <= price <= self.limits.max_price:

@@ -1,7 +1,8 @@
 """Market state: per-symbol bars, order book, last trade, and event bookkeeping.
 
-The engine feeds every venue event through `MarketState.apply`, which validates it, skips
-duplicates and out-of-order events (counted by reason), and updates bars and books. The state
+The engine feeds every venue event through `MarketState.apply`, which validates it, holds it
+to the sanity band, skips duplicates (by trade id, within a window) and out-of-order events
+(all counted by reason), and updates bars and books. The state
 builder and the UI read from here; nothing here knows where the events came from.
 """
 
@@ -91,7 +92,8 @@ class MarketState:
         for bar in bars:
             try:
                 bar.validate()
-                self._check_band(bar, self.by_symbol.get(bar.symbol))
+                if self.band is not None:
+                    self.band.check_history(bar)
             except InvalidEvent as exc:
                 self.rejected.add(exc.reason)
                 continue
@@ -119,7 +121,8 @@ class MarketState:
             return False
         try:
             event.validate()
-            event = self._check_band(event, m)
+            if self.band is not None:  # engine/market/sanity.py: may leave bad book levels out
+                event = self.band.check(event, m.last_price, m.book)
         except InvalidEvent as exc:
             self.rejected.add(exc.reason)
             log.warning("rejected %s event: %s", event.symbol, exc)
@@ -161,13 +164,6 @@ class MarketState:
             other.bars.advance(self.clock.now_ns())
         self.events += 1
         return True
-
-    def _check_band(self, event: Event, m: SymbolMarket | None) -> Event:
-        """`event` as the sanity band lets it through (engine/market/sanity.py); raises
-        InvalidEvent if the band refuses it."""
-        if self.band is None or m is None:
-            return event
-        return self.band.check(event, m.last_price, m.book)
 
     def _record_price(self, symbol: str, ts_ns: int, price: float) -> None:
         """One price point per second of event time for the UI chart."""
