@@ -1,7 +1,8 @@
 """Live public market data through ccxt: WebSocket (ccxt.pro) where supported, REST polling otherwise.
 
 Transient failures (network errors, rate limits, exchange unavailable, unparseable responses)
-are retried with exponential backoff and jitter, announced as FeedStatus("reconnecting") and
+are retried with exponential backoff and jitter (never sooner than a rate-limit answer's
+Retry-After asks), announced as FeedStatus("reconnecting") and
 FeedStatus("recovered"); after a WebSocket reconnect the missed trades are back-filled with
 `fetch_trades(since=last trade)`, de-duplicated by trade id. A symbol whose feed is silent for
 `stale_after_s` gets FeedStatus("stale") (the engine pauses auto-trading until "recovered").
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import random
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any, AsyncIterator, Callable
 
 import ccxt
@@ -51,6 +53,21 @@ def default_exchange(exchange_id: str, use_websockets: bool = True) -> Any:
     if cls is None:
         raise ValueError(f"unknown exchange {exchange_id!r} (not in ccxt)")
     return cls({"enableRateLimit": True})
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; None if absent or unreadable."""
+    value = next((v for k, v in (headers or {}).items() if str(k).lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(str(value)).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 class LiveVenue:
@@ -151,7 +168,7 @@ class LiveVenue:
                 self._count_error(exc)
                 if attempt == WARMUP_ATTEMPTS:
                     raise
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(self._retry_delay(exc, attempt)[0])
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -224,9 +241,9 @@ class LiveVenue:
             except RETRYABLE as exc:
                 self._count_error(exc)
                 failures += 1
-                delay = self._backoff(failures)
+                delay, why = self._retry_delay(exc, failures)
                 await self._queue.put(
-                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s")
+                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s{why}")
                 )
                 await asyncio.sleep(delay)
         if failures:
@@ -239,6 +256,17 @@ class LiveVenue:
         """Exponential backoff with 'equal jitter': half fixed, half random."""
         cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1))
         return cap / 2 + self._rng.uniform(0, cap / 2)
+
+    def _retry_delay(self, exc: Exception, failures: int) -> tuple[float, str]:
+        """(seconds, note): the backoff, or longer where a rate-limit answer (HTTP 429, or 418
+        once Binance bans the IP for retrying too soon) said how long to wait in Retry-After.
+        ccxt keeps the failed response's headers; no await separates them from this read."""
+        delay = self._backoff(failures)
+        if isinstance(exc, ccxt.DDoSProtection):
+            asked = retry_after_s(getattr(self.exchange, "last_response_headers", None))
+            if asked is not None and asked > delay:
+                return asked, " (Retry-After)"
+        return delay, ""
 
     def _count_error(self, exc: Exception) -> None:
         name = type(exc).__name__

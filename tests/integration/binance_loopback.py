@@ -48,7 +48,7 @@ def recorded_routes(shared_data: Path) -> dict[str, list[tuple[dict, object]]]:
 class BinanceLoopback:
     def __init__(self, routes: dict[str, list[tuple[dict, object]]]) -> None:
         self.routes = routes
-        self.faults: deque = deque()  # 429, 503, "malformed", ("delay", seconds)
+        self.faults: deque = deque()  # 429, 503, "malformed", ("delay", seconds), {"status": 429, header: value}
         self.order_response: dict | None = None
         self.orders = 0
         self.advance_trades = False  # each aggTrades answer is the recording moved on past the last
@@ -99,6 +99,9 @@ class BinanceLoopback:
                 await asyncio.sleep(fault[1])
             elif fault == "malformed":
                 return web.Response(text='{"code": 0, "truncated', content_type="application/json")
+            elif isinstance(fault, dict):  # a status with headers, e.g. {"status": 429, "Retry-After": "2"}
+                headers = {k: v for k, v in fault.items() if k != "status"}
+                return web.Response(status=fault["status"], text=f"recorded fault {fault['status']}", headers=headers)
             else:
                 return web.Response(status=fault, text=f"recorded fault {fault}")
         if request.method == "POST" and request.path == "/api/v3/order" and self.order_response is not None:
