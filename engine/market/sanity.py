@@ -34,6 +34,8 @@ from engine.market.book import OrderBook
 
 log = logging.getLogger(__name__)
 
+LOOP_MAX = 32  # levels checked one by one; larger arrays are screened with numpy first
+
 
 class SanityBand:
     """Checks events against the `[sanity]` limits. Keeps, per symbol, when its last good
@@ -93,34 +95,60 @@ class SanityBand:
 
     def _clean_side(self, levels: np.ndarray, is_bid: bool, best: float | None, reference: float | None,
                     ratio: float | None) -> tuple[np.ndarray, str | None]:
-        """One side's levels without those outside the limits, and the reason of the first kind
-        found. Levels with qty 0 only delete and pass. A level that becomes the touch (a bid
-        above the best bid, an ask below the best ask) must also be within `ratio` of
-        `reference`; deeper ones may sit far off, as they do in real books."""
+        """One side's levels without those outside the limits, and the reason of the gravest
+        kind found. Levels with qty 0 only delete and pass. A level that becomes the touch (a
+        bid above the best bid, an ask below the best ask) must also be within `ratio` of
+        `reference`; deeper ones may sit far off, as they do in real books. A plain loop: a
+        diff holds a handful of levels, where each numpy call would cost more than the loop."""
         if levels.size == 0:
             return levels, None
-        px, qty = levels[:, 0], levels[:, 1]
-        live = qty > 0.0
         lim = self.limits
-        out_range = live & ((px < lim.min_price) | (px > lim.max_price))
-        out_size = live & ~out_range & ((qty < lim.min_qty) | (px * qty > lim.max_notional))
-        bad = out_range | out_size
-        out_band = np.zeros_like(bad)
-        if ratio is not None and reference is not None:
-            touch = live & ~bad if best is None else live & ~bad & ((px > best) if is_bid else (px < best))
-            out_band = touch & ((px < reference / ratio) | (px > reference * ratio))
-            bad |= out_band
-        if not bad.any():
+        lo, hi = (reference / ratio, reference * ratio) if ratio is not None and reference is not None else (None, None)
+        if len(levels) > LOOP_MAX and not self._may_hold_bad(levels, is_bid, best, lo, hi):
             return levels, None
-        reason = "price_out_of_range" if out_range.any() else "size_out_of_range" if out_size.any() else "price_out_of_band"
-        return levels[~bad], reason
+        bad: list[int] = []
+        found: set[str] = set()
+        for j, (p, q) in enumerate(levels.tolist()):
+            if q <= 0.0:
+                continue
+            if not lim.min_price <= p <= lim.max_price:
+                found.add("price_out_of_range")
+            elif q < lim.min_qty or p * q > lim.max_notional:
+                found.add("size_out_of_range")
+            elif lo is not None and not lo <= p <= hi and (best is None or (p > best if is_bid else p < best)):
+                found.add("price_out_of_band")
+            else:
+                continue
+            bad.append(j)
+        if not bad:
+            return levels, None
+        reason = next(r for r in ("price_out_of_range", "size_out_of_range", "price_out_of_band") if r in found)
+        return np.delete(levels, bad, axis=0), reason
+
+    def _may_hold_bad(self, levels: np.ndarray, is_bid: bool, best: float | None, lo: float | None,
+                      hi: float | None) -> bool:
+        """A screen for large level arrays (snapshots, busy diffs) in a few numpy reductions:
+        False when no level can be outside the limits, so the exact loop is skipped."""
+        live = levels[levels[:, 1] > 0.0]
+        if live.size == 0:
+            return False
+        px, qty, lim = live[:, 0], live[:, 1], self.limits
+        if px.min() < lim.min_price or px.max() > lim.max_price or qty.min() < lim.min_qty \
+                or (px * qty).max() > lim.max_notional:
+            return True
+        if lo is None:
+            return False
+        touch = px if best is None else px[px > best] if is_bid else px[px < best]
+        return bool(touch.size) and (touch.min() < lo or touch.max() > hi)
 
     def _ratio(self, event: Event) -> float:
         """The band's factor for `event`: max_price_ratio within band_interval_s of the last
         good price, widening with the square root of the time since (as price moves do)."""
         seen = self._seen_ns.get(event.symbol)
-        gap_s = max(event.ts_ns - seen, 0) / NS_PER_S if seen is not None else 0.0
-        return math.exp(self._log_ratio * math.sqrt(max(gap_s / self.limits.band_interval_s, 1.0)))
+        gap_s = (event.ts_ns - seen) / NS_PER_S if seen is not None else 0.0
+        if gap_s <= self.limits.band_interval_s:
+            return self.limits.max_price_ratio
+        return math.exp(self._log_ratio * math.sqrt(gap_s / self.limits.band_interval_s))
 
     @staticmethod
     def _within(price: float, reference: float, ratio: float) -> bool:
