@@ -151,8 +151,8 @@ def run(
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG | INFO | WARNING"),
 ) -> None:
     """Run the engine headless (no UI): progress on stderr, summary as JSON."""
-    if duration is not None and not duration > 0:
-        fail("--duration must be > 0 seconds")
+    if duration is not None and not 0 < duration < float("inf"):
+        fail("--duration must be a finite number of seconds > 0")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         fail(f"--log-level: unknown level {log_level!r}")

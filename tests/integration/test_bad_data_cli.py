@@ -55,6 +55,13 @@ def test_empty_or_header_only_data_is_refused_naming_the_file(tmp_path, name, ma
     assert not (tmp_path / "l.db").exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-5"])
+def test_a_duration_that_is_not_a_finite_positive_number_is_refused(tmp_path, value):
+    proc = cli("run", "--venue", "sim", "--duration", value, "--speed", "max", "--db", str(tmp_path / "l.db"))
+    _one_line_error(proc, "--duration")
+    assert not (tmp_path / "l.db").exists()
+
+
 def _ledger_with_a_trade(path: Path) -> None:
     from engine.core.enums import Side
     from tests.helpers import run_round_trip, sim_engine
