@@ -36,6 +36,16 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def check_ledger(path: Path) -> None:
+    """Exit 2 with one line if an existing ledger is not sound (storage/db.py: quick_check)."""
+    from storage.db import CorruptDatabase, check_file
+
+    try:
+        check_file(path)
+    except CorruptDatabase as exc:
+        fail(str(exc))
+
+
 def configure_logging(**options: Any) -> None:
     """`logging.basicConfig(**options)`, with API credentials masked in every record."""
     from engine.core.redact import install
@@ -133,6 +143,7 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     settings = session.settings(live_orders)
+    check_ledger(settings.db_path)
     engine = build_engine(settings, session.data)
     from tui.app import TickdeskApp
 
@@ -160,18 +171,15 @@ def run(
     if live_orders and not yes:
         fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
     settings = session.settings(live_orders)
+    check_ledger(settings.db_path)
     engine = build_engine(settings, session.data)
     engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
     from engine.runtime.headless import run_headless
-
-    from storage.db import CorruptDatabase
 
     try:
         summary = asyncio.run(run_headless(engine, duration, summary_json))
     except KeyboardInterrupt:
         fail("interrupted", 1)
-    except CorruptDatabase as exc:  # bad input, not a failure of the run
-        fail(str(exc))
     except Exception as exc:  # a runtime failure: one line, exit 1, details in the log
         logging.getLogger("tickdesk").exception("run failed")
         fail(f"run failed: {exc}", 1)
@@ -190,13 +198,10 @@ def trades(
     path = SessionOptions(config=config, db=db).settings().db_path
     if not path.exists():
         fail(f"no ledger at {path}")
+    check_ledger(path)
     from engine.views.trades_report import load_trades, render_table
-    from storage.db import CorruptDatabase
 
-    try:
-        rows = asyncio.run(load_trades(path, limit))
-    except CorruptDatabase as exc:
-        fail(str(exc))
+    rows = asyncio.run(load_trades(path, limit))
     typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,8 @@ import aiosqlite
 from storage.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+_sound: set[tuple[str, int, int]] = set()  # (path, mtime, size) of ledgers found sound, unchanged since
 
 
 class SchemaTooNew(RuntimeError):
@@ -26,10 +29,9 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate. `:memory:` works for tests."""
     if str(path) != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(check_file, path)
     conn = await aiosqlite.connect(str(path))
     try:
-        if str(path) != ":memory:":
-            await check_integrity(conn, path)
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL" if str(path) == ":memory:" else "PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA foreign_keys=ON")
@@ -40,12 +42,24 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
     return conn
 
 
-async def check_integrity(conn: aiosqlite.Connection, path: Path | str) -> None:
-    """`PRAGMA quick_check` (every page and index entry readable; O(size), about a second per
-    few hundred MB); raise CorruptDatabase with its first finding, naming the file."""
+def check_file(path: Path | str) -> None:
+    """`PRAGMA quick_check` on an existing ledger (every page and index entry readable; O(size),
+    about a second per few hundred MB): raise CorruptDatabase with its first finding, naming
+    the file. Synchronous, so the command line can check before the TUI opens; a file found
+    sound and not changed since is not checked again (opening it checks too)."""
+    file = Path(path).expanduser()
+    if str(path) == ":memory:" or not file.exists():
+        return
+    st = file.stat()
+    key = (str(file.resolve()), st.st_mtime_ns, st.st_size)
+    if key in _sound:
+        return
     try:
-        async with conn.execute("PRAGMA quick_check(1)") as cur:
-            row = await cur.fetchone()
+        conn = sqlite3.connect(str(file))
+        try:
+            row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            conn.close()
     except sqlite3.OperationalError:
         raise  # locked, read-only, ...: not corruption
     except sqlite3.DatabaseError as exc:
@@ -53,6 +67,7 @@ async def check_integrity(conn: aiosqlite.Connection, path: Path | str) -> None:
     if row is None or row[0] != "ok":
         finding = " ".join(str(row[0]).replace("*** in database main ***", "").split()) if row else "no answer"
         raise CorruptDatabase(f"{path}: the ledger is corrupt (quick_check: {finding})")
+    _sound.add(key)
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:
