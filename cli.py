@@ -36,8 +36,28 @@ app.add_typer(db_app, name="db")
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"tickdesk: error: {message}", err=True)
+    from engine.core.redact import redact
+
+    typer.echo(f"tickdesk: error: {redact(message)}", err=True)
     raise typer.Exit(code)
+
+
+def check_ledger(path: Path) -> None:
+    """Exit 2 with one line if an existing ledger is not sound (storage/db.py: quick_check)."""
+    from storage.db import CorruptDatabase, check_file
+
+    try:
+        check_file(path)
+    except CorruptDatabase as exc:
+        fail(str(exc))
+
+
+def configure_logging(**options: Any) -> None:
+    """`logging.basicConfig(**options)`, with API credentials masked in every record."""
+    from engine.core.redact import install
+
+    logging.basicConfig(**options)
+    install()
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A TOML file overriding the shipped and user config.")]
@@ -159,11 +179,12 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     settings = session.settings(live_orders)
+    check_ledger(settings.db_path)
     with workspace_claimed(settings):
         engine = build_engine(settings, session.data, models_from_other_venue)
         from tui.app import TickdeskApp
 
-        logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
+        configure_logging(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
         tui = TickdeskApp(engine)
 
         def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine
@@ -190,15 +211,16 @@ def run(
 ) -> None:
     """Run the engine headless (no UI): progress on stderr, summary as JSON. SIGTERM, SIGHUP
     and SIGINT stop it cleanly (training drained, checkpoints saved, summary written, exit 0)."""
-    if duration is not None and not duration > 0:
-        fail("--duration must be > 0 seconds")
+    if duration is not None and not 0 < duration < float("inf"):
+        fail("--duration must be a finite number of seconds > 0")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         fail(f"--log-level: unknown level {log_level!r}")
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if live_orders and not yes:
         fail("--live-orders sends real orders: add --yes-i-mean-it to confirm")
     settings = session.settings(live_orders)
+    check_ledger(settings.db_path)
     with workspace_claimed(settings):
         engine = build_engine(settings, session.data, models_from_other_venue)
         engine.orders_confirmed = True  # paper, or live confirmed with --yes-i-mean-it
@@ -227,6 +249,7 @@ def trades(
     path = SessionOptions(config=config, db=db, workspace=workspace).settings().db_path
     if not path.exists():
         fail(f"no ledger at {path}")
+    check_ledger(path)
     from engine.views.trades_report import load_trades, render_table
 
     rows = asyncio.run(load_trades(path, limit))
@@ -360,7 +383,7 @@ def record(
     syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
     if not syms:
         fail("--symbols is empty")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.venues.recorder import Recorder
 
     try:

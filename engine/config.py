@@ -152,6 +152,24 @@ class StorageSettings(_Section):
     prune_every: int = Field(ge=1)
 
 
+class SanitySettings(_Section):
+    """Limits of the sanity band (engine/market/sanity.py): what no real market prints."""
+
+    min_price: float = Field(gt=0, allow_inf_nan=False)
+    max_price: float = Field(gt=0, allow_inf_nan=False)
+    max_price_ratio: float = Field(gt=1, allow_inf_nan=False)
+    band_interval_s: float = Field(gt=0, allow_inf_nan=False)
+    reanchor_after: int = Field(ge=2, le=1000)
+    min_qty: float = Field(gt=0, allow_inf_nan=False)
+    max_notional: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _range_ok(self) -> "SanitySettings":
+        if self.min_price >= self.max_price:
+            raise ValueError("min_price must be below max_price")
+        return self
+
+
 class Settings(_Section):
     venue: VenueSettings
     sim: SimSettings
@@ -161,6 +179,7 @@ class Settings(_Section):
     models: ModelSettings
     reward: RewardSettings
     storage: StorageSettings
+    sanity: SanitySettings
 
     @property
     def layout(self) -> paths.WorkspaceLayout:

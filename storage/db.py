@@ -1,9 +1,11 @@
-"""Opening the database: WAL, foreign keys, and forward-only migrations."""
+"""Opening the database: an integrity check, WAL, foreign keys, and forward-only migrations."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -12,9 +14,16 @@ from storage.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
+_sound: set[tuple[str, int, int]] = set()  # (path, mtime, size) of ledgers found sound, unchanged since
+
 
 class SchemaTooNew(RuntimeError):
     """The file was written by a newer tickdesk; refuse rather than corrupt it."""
+
+
+class CorruptDatabase(RuntimeError):
+    """The file is not an SQLite database, or some of its pages are damaged: refuse it before
+    anything is read from or written to it (a copy of the file is the user's to make)."""
 
 
 async def open_db(path: Path | str) -> aiosqlite.Connection:
@@ -22,6 +31,7 @@ async def open_db(path: Path | str) -> aiosqlite.Connection:
     if str(path) != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         make_private(Path(path).expanduser())
+        await asyncio.to_thread(check_file, path)
     conn = await aiosqlite.connect(str(path))
     try:
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -48,6 +58,34 @@ def make_private(path: Path) -> None:
                 os.chmod(file, 0o600)
         except OSError:  # not ours, or a read-only file system: SQLite reports what matters
             pass
+
+
+def check_file(path: Path | str) -> None:
+    """`PRAGMA quick_check` on an existing ledger (every page and index entry readable; O(size),
+    about a second per few hundred MB): raise CorruptDatabase with its first finding, naming
+    the file. Synchronous, so the command line can check before the TUI opens; a file found
+    sound and not changed since is not checked again (opening it checks too)."""
+    file = Path(path).expanduser()
+    if str(path) == ":memory:" or not file.exists():
+        return
+    st = file.stat()
+    key = (str(file.resolve()), st.st_mtime_ns, st.st_size)
+    if key in _sound:
+        return
+    try:
+        conn = sqlite3.connect(str(file))
+        try:
+            row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, ...: not corruption
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabase(f"{path}: not a usable tickdesk ledger ({exc})") from None
+    if row is None or row[0] != "ok":
+        finding = " ".join(str(row[0]).replace("*** in database main ***", "").split()) if row else "no answer"
+        raise CorruptDatabase(f"{path}: the ledger is corrupt (quick_check: {finding})")
+    _sound.add(key)
 
 
 async def schema_version(conn: aiosqlite.Connection) -> int:

@@ -1,7 +1,8 @@
 """Market state: per-symbol bars, order book, last trade, and event bookkeeping.
 
-The engine feeds every venue event through `MarketState.apply`, which validates it, skips
-duplicates and out-of-order events (counted by reason), and updates bars and books. The state
+The engine feeds every venue event through `MarketState.apply`, which validates it, holds it
+to the sanity band, skips duplicates (by trade id, within a window) and out-of-order events
+(all counted by reason), and updates bars and books. The state
 builder and the UI read from here; nothing here knows where the events came from.
 """
 
@@ -18,10 +19,14 @@ from engine.market.bars import BarAggregator
 from engine.market.book import OrderBook
 from engine.core.clock import EventClock
 from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+from engine.core.recent_ids import RecentIds
+from engine.market.sanity import SanityBand
+from engine.config import SanitySettings
 
 log = logging.getLogger(__name__)
 
 TICK_WINDOW = 4096  # recent trades kept per symbol (for tick features and the UI)
+TRADE_ID_WINDOW = 10_000  # trade ids kept per symbol to drop trades delivered twice
 
 
 @dataclass(slots=True)
@@ -42,7 +47,7 @@ class SymbolMarket:
         self.counters = SymbolCounters()
         self.last_trade: TradeEvent | None = None
         self.last_ts_ns = 0
-        self._last_trade_id: int | None = None
+        self.trade_ids = RecentIds(TRADE_ID_WINDOW)
         # recent trades as a ring: ts_ns, price, qty, +1 buy / -1 sell
         self.ticks = np.zeros((TICK_WINDOW, 4), dtype=np.float64)
         self.tick_count = 0
@@ -67,11 +72,14 @@ class SymbolMarket:
 
 
 class MarketState:
-    def __init__(self, symbols: tuple[str, ...], clock: EventClock, bar_capacity: int = 300) -> None:
+    def __init__(self, symbols: tuple[str, ...], clock: EventClock, bar_capacity: int = 300,
+                 sanity: SanitySettings | None = None) -> None:
+        """`sanity`: the `[sanity]` limits; without them only validation guards the data."""
         self.clock = clock
         self.symbols = symbols
         self.by_symbol = {s: SymbolMarket(s, bar_capacity) for s in symbols}
         self.rejected = RejectCounter()
+        self.band = SanityBand(sanity, self.rejected) if sanity is not None else None
         self.events = 0
         self.feed_state = FeedState.STARTING
         self.feed_detail = ""
@@ -86,6 +94,8 @@ class MarketState:
         for bar in bars:
             try:
                 bar.validate()
+                if self.band is not None:
+                    self.band.check_history(bar)
             except InvalidEvent as exc:
                 self.rejected.add(exc.reason)
                 continue
@@ -113,6 +123,8 @@ class MarketState:
             return False
         try:
             event.validate()
+            if self.band is not None:  # engine/market/sanity.py: may leave bad book levels out
+                event = self.band.check(event, m.last_price, m.book)
         except InvalidEvent as exc:
             self.rejected.add(exc.reason)
             log.warning("rejected %s event: %s", event.symbol, exc)
@@ -121,10 +133,9 @@ class MarketState:
             self.rejected.add("out_of_order")
             return False
         if isinstance(event, TradeEvent):
-            if event.trade_id is not None and m._last_trade_id is not None and event.trade_id <= m._last_trade_id:
+            if event.trade_id is not None and not m.trade_ids.add(event.trade_id):
                 self.rejected.add("duplicate")
                 return False
-            m._last_trade_id = event.trade_id if event.trade_id is not None else m._last_trade_id
             is_buy = event.aggressor is Side.BUY
             m.bars.on_trade(event.ts_ns, event.price, event.qty, is_buy)
             m.ticks[m.tick_count % TICK_WINDOW] = (event.ts_ns, event.price, event.qty, 1.0 if is_buy else -1.0)

@@ -69,7 +69,7 @@ class Engine:
         self.db_path, self.scope, self.models_provenance = str(db_path), scope, {}
         self.traded = settings.venue.traded if settings.venue.traded in venue.symbols else venue.symbols[0]
         self.clock = EventClock()
-        self.market = MarketState(venue.symbols, self.clock)
+        self.market = MarketState(venue.symbols, self.clock, sanity=settings.sanity)
         self.portfolio = Portfolio(settings.trading.quote_balance)
         self.executor: Executor = executor or PaperExecutor(settings.trading.taker_fee)
         self.live_orders = executor is not None and not isinstance(executor, PaperExecutor)

@@ -7,6 +7,7 @@ it; the engine's order book applies what this module lets through.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,9 @@ from engine.core.enums import FeedState
 from engine.core.events import BookEvent, FeedStatus, InvalidEvent, RejectCounter, check_levels
 from engine.core.units import NS_PER_MS
 
-HOLD_MAX = 20_000  # diffs held while waiting for a snapshot; beyond this the book goes on unsynced
+_NONE = np.empty((0, 2), dtype=np.float64)
+HOLD_MAX = 20_000  # diffs held while waiting for the first snapshot; beyond this the oldest are dropped (counted)
+RESYNC_KEEP = 2_000  # diffs applied since a gap kept to re-apply on a resync snapshot (~3 min of 100 ms diffs)
 
 
 def _levels(raw) -> np.ndarray:
@@ -83,11 +86,45 @@ class _CheckBook:
         bid, ask = self._best(0), self._best(1)
         return bid is not None and ask is not None and bid >= ask
 
-    def apply_or_refuse(self, bids: np.ndarray, asks: np.ndarray) -> bool:
-        """Apply a diff; if it would cross the book, undo it and return False."""
+    def apply_or_refuse(self, bids: np.ndarray, asks: np.ndarray) -> tuple[int, float] | None:
+        """Apply a diff and return None; if it would cross the book, undo it and return the
+        level it crosses as (side, price), side 0 bids, 1 asks: the resting touch the diff's
+        other side reaches, or, where both touches are the diff's own, the one nearer the mid
+        before it (the farther one is the outlier)."""
+        before_bid, before_ask = self._best(0), self._best(1)
         undo = self._set(bids, asks)
         if not self.crossed():
-            return True
+            return None
+        bid, ask = self._best(0), self._best(1)
+        new_bid = bid in {p for p, q in bids.tolist() if q > 0}
+        new_ask = ask in {p for p, q in asks.tolist() if q > 0}
+        self._undo(undo)
+        if new_bid != new_ask:
+            return (1, ask) if new_bid else (0, bid)
+        if before_bid is None or before_ask is None:
+            return (-1, 0.0)  # nothing to judge by
+        mid = (before_bid + before_ask) / 2
+        return (1, ask) if abs(bid - mid) > abs(ask - mid) else (0, bid)
+
+    def apply_trimmed(self, bids: np.ndarray, asks: np.ndarray, resting_side: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Apply a diff without its levels that cross the resting side (`resting_side` 1: the
+        diff's bids reach the asks; 0: its asks reach the bids) and return what was applied;
+        None, with nothing applied, if the rest still crosses."""
+        own = 1 - resting_side  # the diff's crossing side
+        levels = (bids, asks)
+        undo = self._set(*((levels[0], _NONE) if own == 1 else (_NONE, levels[1])))
+        touch = self._best(resting_side)
+        mine = levels[own]
+        if touch is not None:
+            reach = mine[:, 0] >= touch if own == 0 else mine[:, 0] <= touch
+            mine = mine[(mine[:, 1] == 0.0) | ~reach]
+        undo += self._set(*((mine, _NONE) if own == 0 else (_NONE, mine)))
+        if self.crossed():
+            self._undo(undo)
+            return None
+        return (mine, asks) if own == 0 else (bids, mine)
+
+    def _undo(self, undo: list[tuple[int, float, float | None]]) -> None:
         for i, p, old in reversed(undo):
             if old is None:
                 self.sides[i].pop(p, None)
@@ -95,20 +132,45 @@ class _CheckBook:
                 if p not in self.sides[i]:
                     heapq.heappush(self.heaps[i], (-p if i == 0 else p))
                 self.sides[i][p] = old
-        return False
+
+    def apply_removing_stale(self, bids: np.ndarray, asks: np.ndarray, stale_side: int) -> list[float]:
+        """Apply a diff, then delete the levels of `stale_side` it crosses; return their prices."""
+        self._set(bids, asks)
+        removed = []
+        while self.crossed():
+            price = self._best(stale_side)
+            del self.sides[stale_side][price]
+            removed.append(price)
+        return removed
+
+
+def _chains(diff: Diff, prev_u: int) -> bool:
+    """Whether `diff` follows the last applied u without a hole (spot: U <= prev_u+1, overlap
+    allowed; USD-M: pu == prev_u)."""
+    return diff.first <= prev_u + 1 if diff.prev is None else diff.prev == prev_u
 
 
 class BookSync:
     """Binance diff-depth sync for one symbol: snapshot, then an unbroken chain of diffs.
 
-    Diffs seen before a snapshot are held; diffs with u <= lastUpdateId are dropped; the first
-    applied diff must straddle lastUpdateId+1 (spot: U <= id+1; USD-M, whose ids are not
-    contiguous per symbol: pu <= id); after that each diff must chain
-    (U == prev_u + 1 on spot, pu == prev_u on USD-M). A break, or a diff that is non-finite or
-    would cross the book, loses sync: it is counted, a FeedStatus("gap") is emitted and diffs
-    are held until the next snapshot. If none comes before the end of the data (or HOLD_MAX
-    diffs pile up), the held diffs are applied anyway on top of the last good book, and a second
-    FeedStatus("gap") says the book now runs unsynced. Snapshots seen while in sync are ignored.
+    The rule is Binance's. Diffs seen before the first snapshot are held (at most HOLD_MAX);
+    diffs with u <= lastUpdateId are superseded by the snapshot and dropped; the first diff
+    applied must straddle lastUpdateId+1 (spot: U <= id+1; USD-M, whose ids are not contiguous
+    per symbol: pu <= id). After that a diff with u <= the last applied u is a duplicate or
+    stale diff: dropped and counted `stale_diff`, the book stays in sync. A diff that leaves a
+    hole (spot: U > prev_u+1; USD-M: pu != prev_u) is a real gap, counted `sequence_gap`: a
+    FeedStatus("gap") says so and the book goes on unsynced from that diff (recordings carry
+    one snapshot, so waiting for the next would drop the rest of the day) until a snapshot
+    resyncs it; the diffs applied meanwhile that the snapshot does not cover are applied again
+    on top of it. A diff with an unusable level (`non_finite_price`, ...) is refused and counted;
+    one that would cross the book is counted (`crossed_book`) and applied without its crossing
+    levels (refused whole if the rest still crosses). Either way its ids count as seen, so the
+    next diff chains and nothing else is lost. A second diff that crosses the same resting
+    level, though, says the level is stale (a phantom the stream never deletes, which would
+    otherwise trim every later diff that reaches it), and so does any crossing while unsynced
+    after a gap (the missed diffs would have moved the level): that diff is applied whole and
+    the crossed levels are deleted with it (`stale_levels_removed` in the stats). Snapshots
+    seen in sync are ignored.
     """
 
     def __init__(self, symbol: str, rejected: RejectCounter, stats: dict[str, int]) -> None:
@@ -116,11 +178,16 @@ class BookSync:
         self.rejected = rejected
         self.stats = stats
         self.book: _CheckBook | None = None
-        self.trusted = False  # in sync with a snapshot
-        self.lid: int | None = None  # snapshot id the next diff must straddle
+        self.synced = False  # the chain since the last snapshot is unbroken
+        self.lid: int | None = None  # snapshot id the next diff must straddle (None once chained)
         self.prev_u: int | None = None
-        self.held: list[Diff] = []
+        self.held: list[Diff] = []  # before the first snapshot
+        self.unsynced: deque[Diff] = deque(maxlen=RESYNC_KEEP)  # applied since a gap
+        self.crossed_level: tuple[int, float] | None = None  # the resting level the last refused diff crossed
         self.last_ts = 0
+
+    def _count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
 
     def on_snapshot(self, local_ns: int, obj: dict) -> list:
         try:
@@ -136,83 +203,102 @@ class BookSync:
         if book.crossed():
             self.rejected.add("crossed_book")
             return []
-        if self.trusted:
-            self.stats["snapshots_ignored"] = self.stats.get("snapshots_ignored", 0) + 1
+        if self.synced:
+            self._count("snapshots_ignored")
             return []
         ts = event_ns(obj, "E", local_ns)
-        stale = [d.ts_ns for d in self.held if d.last <= lid]
-        fresh = [d.ts_ns for d in self.held if d.last > lid]
-        ts = max(ts, self.last_ts, *stale) if stale else max(ts, self.last_ts)
-        if fresh:
-            ts = min(ts, fresh[0])
-        self.book, self.trusted, self.lid, self.prev_u = book, True, lid, None
+        if self.book is None:  # the first: stamped between the held diffs it covers and those it does not
+            stale = [d.ts_ns for d in self.held if d.last <= lid]
+            fresh = [d.ts_ns for d in self.held if d.last > lid]
+            ts = max(ts, self.last_ts, *stale) if stale else max(ts, self.last_ts)
+            if fresh:
+                ts = min(ts, fresh[0])
+            pending, self.held = self.held, []
+            out: list = []
+        else:  # a resync after a gap: the stream's time never goes back
+            ts = max(ts, self.last_ts)
+            pending = list(self.unsynced)
+            out = [FeedStatus(ts, FeedState.RECOVERED, f"{self.symbol}: book resynced from a snapshot")]
+            self._count("resyncs")
+        self.unsynced.clear()
+        self.book, self.synced, self.lid, self.prev_u = book, True, lid, None
         self.last_ts = ts
-        self.stats["snapshots"] = self.stats.get("snapshots", 0) + 1
-        out: list = [BookEvent(ts, self.symbol, bids, asks, True, last_id=lid)]
-        held, self.held = self.held, []
-        for diff in held:
+        self._count("snapshots")
+        out.append(BookEvent(ts, self.symbol, bids, asks, True, last_id=lid))
+        for diff in pending:
             out += self.on_diff(diff)
         return out
 
     def on_diff(self, diff: Diff) -> list:
-        if self.book is None or (not self.trusted and self.lid is not None):
+        if self.book is None:
             return self._hold(diff)
-        if self.lid is not None and self.prev_u is None:
+        out: list = []
+        if self.lid is not None:
             if diff.last <= self.lid:
+                self._count("superseded_by_snapshot")
                 return []
             # USD-M ids are not contiguous per symbol, so there the diff must follow the snapshot (pu <= id)
             reach = diff.prev if diff.prev is not None else diff.first - 1
             if reach > self.lid:
-                return self._desync("sequence_gap", diff, f"first diff U={diff.first} pu={diff.prev} after lastUpdateId={self.lid}")
-        elif self.prev_u is not None:
-            chained = diff.prev == self.prev_u if diff.prev is not None else diff.first == self.prev_u + 1
-            if not chained:
-                return self._desync("sequence_gap", diff, f"U={diff.first} pu={diff.prev} after u={self.prev_u}")
+                out = self._gap(diff, f"first diff U={diff.first} pu={diff.prev} after lastUpdateId={self.lid}")
+        elif diff.last <= self.prev_u:
+            self.rejected.add("stale_diff")
+            return []
+        elif not _chains(diff, self.prev_u):
+            out = self._gap(diff, f"U={diff.first} pu={diff.prev} after u={self.prev_u}")
+        self.lid, self.prev_u = None, diff.last  # refused or not, these ids are seen
         if diff.bad is not None:
-            return self._desync(diff.bad, None, f"bad diff u={diff.last}")
-        if not self.book.apply_or_refuse(diff.bids, diff.asks):
-            return self._desync("crossed_book", None, f"diff u={diff.last} would cross the book")
-        self.prev_u = diff.last
+            self.rejected.add(diff.bad)
+            return out
+        bids, asks = diff.bids, diff.asks
+        resting = self.book.apply_or_refuse(bids, asks)
+        # the resting level is the stale one when a second diff crosses it, or at once after a
+        # gap (the missed diffs would have moved it); otherwise the diff's level is the outlier
+        stale = resting is not None and resting[0] >= 0 and (resting == self.crossed_level or not self.synced)
+        if resting is not None and not stale:
+            self.crossed_level = resting
+            self.rejected.add("crossed_book")
+            trimmed = self.book.apply_trimmed(bids, asks, resting[0]) if resting[0] >= 0 else None
+            if trimmed is None or not (trimmed[0].size or trimmed[1].size):
+                return out  # nothing left to apply
+            bids, asks = trimmed
+        elif resting is not None:
+            removed = self.book.apply_removing_stale(bids, asks, resting[0])
+            deletions = np.array([(p, 0.0) for p in removed], dtype=np.float64).reshape(-1, 2)
+            bids, asks = (np.vstack([bids, deletions]), asks) if resting[0] == 0 else (bids, np.vstack([asks, deletions]))
+            self.stats["stale_levels_removed"] = self.stats.get("stale_levels_removed", 0) + len(removed)
+            self.crossed_level = None
+        if not self.synced:
+            self.unsynced.append(diff)
         self.last_ts = max(self.last_ts, diff.ts_ns)
-        return [BookEvent(self.last_ts, self.symbol, diff.bids, diff.asks, False, diff.first, diff.last, diff.prev)]
+        return out + [BookEvent(self.last_ts, self.symbol, bids, asks, False, diff.first, diff.last, diff.prev)]
 
     def finish(self) -> list:
-        """End of data: held diffs are applied unsynced on the last good book, or dropped if none."""
+        """End of data: diffs still held (no snapshot ever came) are counted unused."""
         if not self.held:
             return []
         held, self.held = self.held, []
-        if self.book is None:
-            for _ in held:
-                self.rejected.add("no_snapshot")
-            return [FeedStatus(held[-1].ts_ns, FeedState.GAP, f"{self.symbol}: no depth snapshot; {len(held)} diffs unused")]
-        return self._go_on_unsynced(held)
-
-    def _go_on_unsynced(self, held: list[Diff]) -> list:
-        self.trusted, self.lid, self.prev_u = False, None, None
-        out: list = [FeedStatus(max(self.last_ts, held[0].ts_ns), "gap", f"{self.symbol}: no snapshot to resync; book continues unsynced")]
-        for diff in held:
-            out += self.on_diff(diff)
-        return out
+        for _ in held:
+            self.rejected.add("no_snapshot")
+        return [FeedStatus(held[-1].ts_ns, FeedState.GAP, f"{self.symbol}: no depth snapshot; {len(held)} diffs unused")]
 
     def _hold(self, diff: Diff) -> list:
         self.held.append(diff)
-        if len(self.held) <= HOLD_MAX:
-            return []
-        if self.book is not None:
-            held, self.held = self.held, []
-            return self._go_on_unsynced(held)
-        self.held.pop(0)
-        self.rejected.add("no_snapshot")
+        if len(self.held) > HOLD_MAX:
+            self.held.pop(0)
+            self.rejected.add("no_snapshot")
         return []
 
-    def _desync(self, reason: str, keep: Diff | None, detail: str) -> list:
-        self.rejected.add(reason)
-        self.stats["gaps"] = self.stats.get("gaps", 0) + 1
-        self.trusted, self.lid, self.prev_u = False, -1, None
-        self.last_ts = max(self.last_ts, keep.ts_ns if keep else 0)
-        if keep is not None:
-            self.held.append(keep)
-        return [FeedStatus(self.last_ts, FeedState.GAP, f"{self.symbol}: {reason}: {detail}")]
+    def _gap(self, diff: Diff, detail: str) -> list:
+        """A real gap: counted, announced (while in sync), and the book goes on unsynced."""
+        self.rejected.add("sequence_gap")
+        self._count("gaps")
+        was_synced, self.synced = self.synced, False
+        if not was_synced:
+            return []
+        self.last_ts = max(self.last_ts, diff.ts_ns)
+        return [FeedStatus(self.last_ts, FeedState.GAP,
+                           f"{self.symbol}: sequence_gap: {detail}; book continues unsynced until a snapshot")]
 
 
 def parse_diff(local_ns: int, data: dict) -> Diff:

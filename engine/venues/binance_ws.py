@@ -29,6 +29,7 @@ from engine.core.enums import Side
 from engine.core.events import BookEvent, InvalidEvent, RejectCounter, TradeEvent, check_price, check_qty
 from engine.venues.binance_sync import BookSync, event_ns, parse_diff
 from engine.venues.symbols import binance_to_ccxt
+from engine.venues.trade_ids import TradeIdCheck
 
 _TRADE_MARK = '@trade"'
 _BBO_MARK = '@bookTicker"'
@@ -133,10 +134,12 @@ def trade_events(paths: list[Path], symbol: str, rejected: RejectCounter, stats:
     """TradeEvents from the `@trade` lines of one symbol's files, in event-time order.
 
     `m` (buyer is maker) means the seller was the aggressor. A trade older than the previous
-    one in the same stream is counted `out_of_order` and skipped (never seen in Binance data).
+    one in the same stream is counted `out_of_order` and skipped (never seen in Binance data);
+    a trade whose id does not fit the stream is counted `bad_trade_id` (engine/venues/trade_ids.py).
     """
     last_ts = 0
     own = None  # as in book_events
+    ids = TradeIdCheck(rejected)
     for path in paths:
         for line in iter_lines(path, rejected):
             if _TRADE_MARK not in line:
@@ -163,5 +166,7 @@ def trade_events(paths: list[Path], symbol: str, rejected: RejectCounter, stats:
                 rejected.add("out_of_order")
                 continue
             last_ts = ts
-            stats["trades"] = stats.get("trades", 0) + 1
-            yield trade
+            for good in ids.feed(trade):
+                stats["trades"] = stats.get("trades", 0) + 1
+                yield good
+    ids.finish()

@@ -135,6 +135,20 @@ def read_bars(
             yield bar
 
 
+def check_bar_file(path: Path, symbol: str) -> None:
+    """Read a bar file up to its first good bar, so that what would end a replay later fails
+    now, naming the file: unreadable, empty or header-only, unknown columns or timeframe, or
+    no row usable at all. Raises ValueError."""
+    rejected = RejectCounter()
+    try:
+        first = next(read_bars(path, symbol, rejected=rejected), None)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
+    if first is None:
+        why = f"every row was refused ({dict(rejected.by_reason)})" if rejected.total else "it is empty or only a header"
+        raise ValueError(f"{path.name}: no bars: {why}")
+
+
 def _head_times(rows: list[list[str]], col: int) -> list[int]:
     out = []
     for row in rows:

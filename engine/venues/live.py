@@ -1,7 +1,8 @@
 """Live public market data through ccxt: WebSocket (ccxt.pro) where supported, REST polling otherwise.
 
 Transient failures (network errors, rate limits, exchange unavailable, unparseable responses)
-are retried with exponential backoff and jitter, announced as FeedStatus("reconnecting") and
+are retried with exponential backoff and jitter (never sooner than a rate-limit answer's
+Retry-After asks), announced as FeedStatus("reconnecting") and
 FeedStatus("recovered"); after a WebSocket reconnect the missed trades are back-filled with
 `fetch_trades(since=last trade)`, de-duplicated by trade id. A symbol whose feed is silent for
 `stale_after_s` gets FeedStatus("stale") (the engine pauses auto-trading until "recovered").
@@ -21,7 +22,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
+from email.utils import parsedate_to_datetime
 from typing import Any, AsyncIterator, Callable
 
 import ccxt
@@ -30,6 +31,7 @@ import ccxt.pro
 
 from engine.core.enums import FeedState
 from engine.core.events import BarEvent, BookEvent, Event, FeedStatus, InvalidEvent, RejectCounter, TradeEvent
+from engine.core.recent_ids import RecentIds
 from engine.core.units import NS_PER_MS, TIMEFRAME_NS
 from engine.venues.ccxt_parse import book_levels, closed_bars, trade_fields
 
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = (ccxt.NetworkError, ccxt.BadResponse)  # covers RateLimitExceeded, ExchangeNotAvailable, timeouts
 WARMUP_ATTEMPTS = 5
+TRADE_ID_WINDOW = 10_000  # trade ids kept per symbol to drop trades delivered twice (watch caches, back-fill)
 _END = object()
 _UNSET = object()
 
@@ -52,23 +55,19 @@ def default_exchange(exchange_id: str, use_websockets: bool = True) -> Any:
     return cls({"enableRateLimit": True})
 
 
-class _RecentIds:
-    """The last `size` trade ids seen, to drop trades delivered twice (watch caches, back-fill)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._order: deque[str] = deque()
-        self._set: set[str] = set()
-        self._size = size
-
-    def add(self, trade_id: str) -> bool:
-        """True if new."""
-        if trade_id in self._set:
-            return False
-        self._set.add(trade_id)
-        self._order.append(trade_id)
-        if len(self._order) > self._size:
-            self._set.discard(self._order.popleft())
-        return True
+def retry_after_s(headers: Any) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; None if absent or unreadable."""
+    value = next((v for k, v in (headers or {}).items() if str(k).lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(str(value)).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 class LiveVenue:
@@ -112,7 +111,7 @@ class LiveVenue:
         self._stats = {s: {"trades": 0, "book_updates": 0, "gaps": 0, "reconnects": 0} for s in self.symbols}
         self._last_ts = dict.fromkeys(self.symbols, 0)
         self._last_trade_ms: dict[str, int | None] = dict.fromkeys(self.symbols)
-        self._seen = {s: _RecentIds() for s in self.symbols}
+        self._seen = {s: RecentIds(TRADE_ID_WINDOW) for s in self.symbols}
         self._activity = dict.fromkeys(self.symbols, 0.0)
         self._stale: set[str] = set()
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
@@ -169,7 +168,7 @@ class LiveVenue:
                 self._count_error(exc)
                 if attempt == WARMUP_ATTEMPTS:
                     raise
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(self._retry_delay(exc, attempt)[0])
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -242,9 +241,9 @@ class LiveVenue:
             except RETRYABLE as exc:
                 self._count_error(exc)
                 failures += 1
-                delay = self._backoff(failures)
+                delay, why = self._retry_delay(exc, failures)
                 await self._queue.put(
-                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s")
+                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s{why}")
                 )
                 await asyncio.sleep(delay)
         if failures:
@@ -257,6 +256,17 @@ class LiveVenue:
         """Exponential backoff with 'equal jitter': half fixed, half random."""
         cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1))
         return cap / 2 + self._rng.uniform(0, cap / 2)
+
+    def _retry_delay(self, exc: Exception, failures: int) -> tuple[float, str]:
+        """(seconds, note): the backoff, or longer where a rate-limit answer (HTTP 429, or 418
+        once Binance bans the IP for retrying too soon) said how long to wait in Retry-After.
+        ccxt keeps the failed response's headers; no await separates them from this read."""
+        delay = self._backoff(failures)
+        if isinstance(exc, ccxt.DDoSProtection):
+            asked = retry_after_s(getattr(self.exchange, "last_response_headers", None))
+            if asked is not None and asked > delay:
+                return asked, " (Retry-After)"
+        return delay, ""
 
     def _count_error(self, exc: Exception) -> None:
         name = type(exc).__name__

@@ -40,6 +40,15 @@ def _first_local_ns(path: Path) -> int:
     return int(head) if head.isdigit() else 0
 
 
+def _check_not_empty(path: Path) -> None:
+    """An empty recording is an error at the start (ValueError naming the file), not a silent
+    session of 0 events."""
+    rejected = RejectCounter()
+    if next((line for line in binance_ws.iter_lines(path, rejected) if line.strip()), None) is None:
+        why = "not a readable gzip file" if rejected.total else "the file is empty"
+        raise ValueError(f"{path.name}: no data: {why}")
+
+
 class ReplayVenue:
     """A `Venue` over recorded files. `rejected` counts what the parsers skipped, by reason."""
 
@@ -63,6 +72,8 @@ class ReplayVenue:
             if not path.is_file():
                 raise ValueError(f"data file not found: {path}")
             forced = overrides.get(path.resolve())
+            if not klines.is_bar_file(path):
+                _check_not_empty(path)
             if binance_ws.is_recording(path):
                 sym = forced or symbol_from_name(path) or binance_ws.first_symbol(path)
                 if sym is None:
@@ -76,6 +87,7 @@ class ReplayVenue:
                 sym = forced or symbol_from_name(path)
                 if sym is None:
                     raise ValueError(f"{path.name}: cannot tell the symbol; pass symbol_overrides")
+                klines.check_bar_file(path, sym)
                 self._bars.append((sym, path))
             else:
                 raise ValueError(f"{path.name}: unknown data format (expected a Binance WS recording or a kline/OHLCV CSV)")

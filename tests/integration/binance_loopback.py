@@ -4,8 +4,9 @@ Routes come from real recorded Binance payloads: gocryptotrader's `/api/v3/*` re
 `httpResponse` of ccxt's own static fixtures. A request gets the recorded response for its path
 whose query agrees best with the request's (a recorded `interval`/`symbol` that differs never
 matches). Tests can queue faults (HTTP 429/503, malformed JSON, a delay) for the next requests,
-and set the body answered to order placement. A real ccxt client is pointed here by rewriting
-the scheme and host of every URL in its `urls['api']`.
+and set the body answered to order placement; with `advance_trades` each aggregate-trades
+answer moves the recording on in time, so a client sees a market that goes on. A real ccxt
+client is pointed here by rewriting the scheme and host of every URL in its `urls['api']`.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def recorded_routes(shared_data: Path) -> dict[str, list[tuple[dict, object]]]:
 class BinanceLoopback:
     def __init__(self, routes: dict[str, list[tuple[dict, object]]]) -> None:
         self.routes = routes
-        self.faults: deque = deque()  # 429, 503, "malformed", ("delay", seconds)
+        self.faults: deque = deque()  # 429, 503, "malformed", ("delay", seconds), {"status": 429, header: value}
         self.order_response: dict | None = None
+        self.orders = 0
+        self.advance_trades = False  # each aggTrades answer is the recording moved on past the last
+        self._trade_rounds = 0
         self.requests: list[str] = []
         self.base_url = ""
         self._runner: web.AppRunner | None = None
@@ -95,11 +99,25 @@ class BinanceLoopback:
                 await asyncio.sleep(fault[1])
             elif fault == "malformed":
                 return web.Response(text='{"code": 0, "truncated', content_type="application/json")
+            elif isinstance(fault, dict):  # a status with headers, e.g. {"status": 429, "Retry-After": "2"}
+                headers = {k: v for k, v in fault.items() if k != "status"}
+                return web.Response(status=fault["status"], text=f"recorded fault {fault['status']}", headers=headers)
             else:
                 return web.Response(status=fault, text=f"recorded fault {fault}")
         if request.method == "POST" and request.path == "/api/v3/order" and self.order_response is not None:
-            return web.json_response(self.order_response)
+            self.orders += 1  # each order its own id, as on the exchange
+            return web.json_response({**self.order_response, "orderId": self.order_response["orderId"] + self.orders - 1})
         body = self._match(request.path, dict(request.query))
         if body is None:
             return web.json_response({"code": -1100, "msg": f"nothing recorded for {request.path}"}, status=400)
+        if self.advance_trades and request.path == "/api/v3/aggTrades":
+            body = self._moved_on(body)
         return web.json_response(body)
+
+    def _moved_on(self, trades: list[dict]) -> list[dict]:
+        """The recorded aggregate trades as the next stretch of a live market: ids and times
+        moved past the previous answer's, prices and sizes as recorded."""
+        span_ms = trades[-1]["T"] - trades[0]["T"] + 1
+        ids = trades[-1]["a"] - trades[0]["a"] + 1
+        k, self._trade_rounds = self._trade_rounds, self._trade_rounds + 1
+        return [{**t, "a": t["a"] + k * ids, "T": t["T"] + k * span_ms} for t in trades]

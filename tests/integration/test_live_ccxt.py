@@ -111,6 +111,30 @@ async def test_errors_back_off_and_recover(server):
     assert venue.stats()["BTC/USDT"]["reconnects"] == 1
 
 
+async def test_rate_limit_answers_are_waited_out_as_long_as_they_ask(server):
+    """Binance bans an IP (HTTP 418) that retries sooner than a 429's Retry-After asks."""
+    server.faults.extend([{"status": 429, "Retry-After": "0.3"}, {"status": 418, "Retry-After": "0.6"}, 503])
+    venue = _venue(server)
+    try:
+        events = await _collect(venue, lambda evs: any(isinstance(e, TradeEvent) for e in evs))
+    finally:
+        await venue.close()
+    waits = [e.detail.rpartition("; ")[2] for e in events if isinstance(e, FeedStatus) and e.state == "reconnecting"]
+    assert waits[:2] == ["retry 1 in 0.30s (Retry-After)", "retry 2 in 0.60s (Retry-After)"]
+    assert not waits[2].endswith("(Retry-After)") and float(waits[2].split(" in ")[1][:-1]) <= 0.05  # a 503: backoff
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from email.utils import formatdate
+    import time
+
+    from engine.venues.live import retry_after_s
+
+    assert retry_after_s({"retry-after": "5"}) == 5.0
+    assert 55 < retry_after_s({"Retry-After": formatdate(time.time() + 60, usegmt=True)}) <= 60
+    assert retry_after_s({"Retry-After": "soon"}) is None and retry_after_s(None) is None
+
+
 async def test_silent_feed_goes_stale_then_recovers(server):
     server.faults.append(("delay", 1.0))
     venue = _venue(server, stale_after_s=0.3)

@@ -84,11 +84,11 @@ def test_corrupted_stream_is_counted_with_reasons_not_crashed_on(tmp_path: Path)
         "this is not json",
         _trade(1, "NaN", 3),
         _trade(2, "100.5", 4),
-        _diff(8, 8, bids=[("101.5", "1")], e_ms=5),  # would cross the ask at 101
-        _diff(9, 9, asks=[("103", "1")], e_ms=6),  # held until the next snapshot, then dropped
-        snap(10),
-        _diff(11, 11, asks=[("104", "1")], e_ms=7),
-        _diff(13, 13, asks=[("105", "1")], e_ms=8),  # U should be 12: a sequence gap, no later snapshot
+        _diff(8, 8, bids=[("101.5", "1")], e_ms=5),  # would cross the ask at 101: refused alone
+        _diff(9, 9, asks=[("103", "1")], e_ms=6),  # chains on the refused diff's ids
+        snap(9),  # in sync: ignored
+        _diff(11, 11, asks=[("104", "1")], e_ms=7),  # U should be 10: a gap, the book goes on unsynced
+        _diff(13, 13, asks=[("105", "1")], e_ms=8),  # another hole, counted, not announced twice
         _diff(14, 14, asks=[("106", "1")], e_ms=9),
     ]
     path = tmp_path / "spot_ethusdt_20240101.gz"
@@ -100,12 +100,12 @@ def test_corrupted_stream_is_counted_with_reasons_not_crashed_on(tmp_path: Path)
     book = list(book_events([path], "ETH/USDT", rejected, stats))
     trades = list(trade_events([path], "ETH/USDT", rejected, stats))
 
-    assert rejected.by_reason == {"malformed": 1, "non_finite_price": 1, "crossed_book": 1, "sequence_gap": 1}
-    assert stats["gaps"] == 2
+    assert rejected.by_reason == {"malformed": 1, "non_finite_price": 1, "crossed_book": 1, "sequence_gap": 2}
+    assert stats["gaps"] == 2 and stats["snapshots_ignored"] == 1
     gaps = [e.detail for e in book if isinstance(e, FeedStatus)]
-    assert [g.split(": ")[1] for g in gaps] == ["crossed_book", "sequence_gap", "no snapshot to resync; book continues unsynced"]
+    assert len(gaps) == 1 and gaps[0].startswith("ETH/USDT: sequence_gap: U=11") and gaps[0].endswith("unsynced until a snapshot")
     applied = [(e.is_snapshot, e.last_id) for e in book if isinstance(e, BookEvent)]
-    assert applied == [(True, 5), (False, 7), (True, 10), (False, 11), (False, 13), (False, 14)]
+    assert applied == [(True, 5), (False, 7), (False, 9), (False, 11), (False, 13), (False, 14)]
     assert [(t.trade_id, t.price) for t in trades] == [(2, 100.5)]
     assert isinstance(trades[0], TradeEvent) and trades[0].aggressor is Side.BUY
 
@@ -141,3 +141,56 @@ def test_bad_book_levels_get_one_reason_everywhere(level, reason):
     with pytest.raises(InvalidEvent) as event:
         BookEvent(0, "ETH/USDT", np.array([level], dtype=float), np.empty((0, 2)), True).validate()
     assert ccxt_book.value.reason == event.value.reason == reason
+
+
+def test_a_gap_resyncs_from_the_next_snapshot(tmp_path: Path):
+    """After a gap the book goes on unsynced; the next snapshot resyncs it, and the diffs it
+    does not cover (logged before it, u > lastUpdateId) are applied again on top of it."""
+    snap = lambda lid, bid: {"lastUpdateId": lid, "bids": [[bid, "1"]], "asks": [["101", "1"]]}  # noqa: E731
+    lines = [
+        snap(5, "99"),
+        _diff(6, 7, bids=[("99.5", "3")], e_ms=1),
+        _diff(9, 9, asks=[("103", "1")], e_ms=2),  # U should be 8: gap
+        _diff(10, 11, asks=[("104", "1")], e_ms=3),  # covered by the snapshot below
+        _diff(12, 12, asks=[("105", "1")], e_ms=4),  # logged before it, not covered: applied again
+        snap(11, "98"),
+        _diff(13, 13, asks=[("106", "1")], e_ms=5),
+        _diff(13, 13, asks=[("106", "1")], e_ms=6),  # sent twice: stale
+    ]
+    path = tmp_path / "spot_ethusdt_20240104.gz"
+    with gzip.open(path, "wt") as fh:
+        for i, obj in enumerate(lines):
+            fh.write(_line(1_700_000_000_000_000_000 + i, obj))
+    rejected, stats = RejectCounter(), {}
+    out = list(book_events([path], "ETH/USDT", rejected, stats))
+    assert rejected.by_reason == {"sequence_gap": 1, "stale_diff": 1}
+    assert [e.state for e in out if isinstance(e, FeedStatus)] == ["gap", "recovered"]
+    applied = [(e.is_snapshot, e.last_id) for e in out if isinstance(e, BookEvent)]
+    assert applied == [(True, 5), (False, 7), (False, 9), (False, 11), (False, 12), (True, 11), (False, 12), (False, 13)]
+    assert stats["resyncs"] == 1 and stats["gaps"] == 1
+    assert all(a.ts_ns <= b.ts_ns for a, b in zip(out, out[1:]))
+
+
+def test_a_stale_level_that_crosses_the_stream_twice_is_deleted(tmp_path: Path):
+    """A phantom bid the stream never deletes would refuse every later ask that reaches it; the
+    second diff that crosses the same resting level is applied and the level deleted."""
+    lines = [
+        {"lastUpdateId": 5, "bids": [["100", "1"]], "asks": [["101", "1"]]},
+        _diff(6, 6, bids=[("100.5", "1")], e_ms=1),  # looks fine, never deleted by the stream
+        _diff(7, 7, asks=[("100.4", "1")], e_ms=2),  # crosses it: refused
+        _diff(8, 8, asks=[("100.3", "2")], e_ms=3),  # crosses it again: the bid is the stale one
+        _diff(9, 9, bids=[("100.2", "1")], e_ms=4),
+    ]
+    path = tmp_path / "spot_ethusdt_20240105.gz"
+    with gzip.open(path, "wt") as fh:
+        for i, obj in enumerate(lines):
+            fh.write(_line(1_700_000_000_000_000_000 + i, obj))
+    rejected, stats = RejectCounter(), {}
+    out = [e for e in book_events([path], "ETH/USDT", rejected, stats) if isinstance(e, BookEvent)]
+    assert rejected.by_reason == {"crossed_book": 1} and stats["stale_levels_removed"] == 1
+    assert [e.last_id for e in out] == [5, 6, 8, 9]
+    ob = OrderBook("ETH/USDT")
+    for ev in out:
+        (ob.apply_snapshot if ev.is_snapshot else ob.apply_diff)(ev.bids, ev.asks, ev.ts_ns)
+        assert not ob.is_crossed
+    assert (ob.best_bid, ob.best_ask) == (100.2, 100.3)
