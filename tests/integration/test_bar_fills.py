@@ -219,7 +219,7 @@ def test_headless_replay_on_bars_opens_and_closes_trades(tmp_path):
     btc = [(o * 30, h * 30, l * 30, c * 30) for o, h, l, c in eth]
     data = [write_klines(tmp_path, "ethusdt", eth), write_klines(tmp_path, "btcusdt", btc)]
     config = tmp_path / "c.toml"
-    config.write_text("[models]\nconfidence_threshold = 0.0\n[risk]\nmax_hold_s = 180.0\n")
+    config.write_text("[models]\nconfidence_threshold = 0.0\ncalibration_min_pairs = 20\nexplore_per_hour_start = 600.0\n[risk]\nmax_hold_s = 180.0\n")
     out, db = tmp_path / "s.json", tmp_path / "h.db"
     proc = subprocess.run(
         [sys.executable, str(REPO / "cli.py"), "run", "--venue", "replay", *sum((["--data", str(p)] for p in data), []),

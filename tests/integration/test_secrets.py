@@ -32,7 +32,7 @@ def _files_holding(root: Path, needles: tuple[str, ...]) -> list[str]:
 def test_a_debug_live_run_with_live_orders_never_shows_the_credentials(tmp_path, shared_data, isolated_home,
                                                                        monkeypatch):
     config = tmp_path / "c.toml"
-    config.write_text("[models]\nconfidence_threshold = 0.0\n[risk]\nmax_hold_s = 20.0\n")  # trade at once
+    config.write_text("[models]\nconfidence_threshold = 0.0\ncalibration_min_pairs = 20\nexplore_per_hour_start = 600.0\n[risk]\nmax_hold_s = 20.0\n")  # trade at once
     db, summary = tmp_path / "live.db", tmp_path / "s.json"
     monkeypatch.setenv("TICKDESK_API_KEY", KEY)
     monkeypatch.setenv("TICKDESK_API_SECRET", SECRET)

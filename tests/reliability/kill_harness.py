@@ -27,9 +27,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ("cnn", "dqn", "cob_rl")
-# Untrained models are rarely confident: threshold 0 lets them trade; max hold makes trades short.
+# Fresh models trade at once: a short calibration and a high exploration rate, then threshold 0
+# trades every decision; max hold makes trades short.
 CONFIG = """[models]
 confidence_threshold = 0.0
+calibration_min_pairs = 20
+explore_per_hour_start = 600.0
 device = "cpu"
 [risk]
 max_hold_s = 20.0

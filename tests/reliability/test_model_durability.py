@@ -98,7 +98,8 @@ def test_a_replay_session_refuses_sim_models_with_a_clear_message(tmp_path):
 def _engine_settings(tmp_path):
     return load_settings(use_user_config=False, overrides={
         "storage": {"workspace": str(tmp_path / "ws")}, "engine": {"speed": "max"},
-        "models": {"confidence_threshold": 0.0, "auto_trade": True, "device": "cpu"}, "risk": {"max_hold_s": 20.0}})
+        "models": {"confidence_threshold": 0.0, "calibration_min_pairs": 20, "explore_per_hour_start": 600.0,
+                   "auto_trade": True, "device": "cpu"}, "risk": {"max_hold_s": 20.0}})
 
 
 async def _ledger_trained(engine) -> dict[str, set[str]]:
