@@ -13,6 +13,7 @@ from typing import Callable
 
 from engine.config import ConfigError, Settings
 from engine.decision.ports import Learner
+from engine.learning.controls import apply_controls, bind_clock
 from engine.runtime.engine import Engine
 from engine.trading.orders import Executor
 from engine.venues.factory import make_venue
@@ -34,6 +35,9 @@ def make_trainer(settings: Settings, data_source: str) -> tuple[Learner | None, 
         trainer = Trainer(device=settings.models.device, checkpoint_dir=settings.checkpoint_path,
                           data_source=data_source, seed=settings.sim.seed)
         trainer.start()
+        c = settings.learning
+        trainer = apply_controls(trainer, training=c.training, control=c.control, train_until=c.train_until,
+                                 seed=settings.sim.seed)
     except (ModelsUnavailable, OSError, RuntimeError, ValueError) as exc:
         log.error("models unavailable: %s", exc)
         return None, f"predictions disabled: {exc}"
@@ -63,5 +67,7 @@ def create_engine(
     venue = make_venue(settings, data)
     executor = make_executor(settings)
     trainer, status = make_trainer(settings, venue.name)
-    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
-                  executor=executor)
+    engine = Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
+                    executor=executor)
+    bind_clock(trainer, engine.clock.now_ns)  # controls read days and train_until in event time
+    return engine
