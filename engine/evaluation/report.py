@@ -119,14 +119,25 @@ def render(result: dict[str, Any], console: Console) -> None:
 
 
 class FoldProgress:
-    """One progress bar per fold on stderr, advancing as the fold's jobs finish."""
+    """One progress bar per fold on stderr, advancing as the fold's jobs finish; where stderr
+    is not a terminal (a log file), one line per finished job instead."""
 
     def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console)
         self.tasks: dict[int, Any] = {}
 
     def plan(self, folds: list[Fold], jobs_per_fold: int) -> None:
+        self.jobs_per_fold = jobs_per_fold
+        self.finished: dict[int, int] = {f.index: 0 for f in folds}
+        if not self.live:
+            for f in folds:
+                d = f.as_dict()
+                self.console.print(f"fold {f.index}: train {d['train'][0]} -> {d['train'][1]},"
+                                   f" test {d['test'][0]} -> {d['test'][1]}, {jobs_per_fold} jobs")
+            return
         self.progress.start()
         for f in folds:
             self.tasks[f.index] = self.progress.add_task(f"fold {f.index} (test {f.as_dict()['test'][0][:10]})",
@@ -134,7 +145,13 @@ class FoldProgress:
 
     def done(self, spec: JobSpec, cached: bool) -> None:
         note = f"{spec.variant} seed {spec.seed}" + (" (cached)" if cached else "")
+        self.finished[spec.fold.index] += 1
+        if not self.live:
+            self.console.print(f"fold {spec.fold.index}: {note} done"
+                               f" ({self.finished[spec.fold.index]}/{self.jobs_per_fold})")
+            return
         self.progress.update(self.tasks[spec.fold.index], advance=1, last=note)
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()

@@ -129,7 +129,10 @@ def evaluate(req: Request, cache: JobCache, *, on_plan: Callable[[list[Fold], in
              for f in folds for v in VARIANTS for seed in seeds]
     if on_plan:
         on_plan(folds, len(VARIANTS) * len(seeds))
-    by_key = run_jobs(specs, cache, jobs=req.jobs, ray_address=req.ray, on_done=on_done)
+    # the longest jobs first (online trains through the test span; untrained never trains), so
+    # the pool's last minutes are not one long job running alone
+    order = ("online", "frozen", "shuffled", "untrained")
+    by_key = run_jobs(sorted(specs, key=lambda j: order.index(j.variant)), cache, jobs=req.jobs, ray_address=req.ray, on_done=on_done)
     results: Results = {(j.fold.index, j.variant, j.seed): by_key[j.key] for j in specs}
 
     spec = {"data": sorted(d.sha256 for d in data), "settings": settings, "code": code, "seeds": seeds,

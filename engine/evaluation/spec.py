@@ -50,11 +50,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# Evaluation modules that only plan, pool or report: editing them cannot change a job's result.
+_NOT_IN_JOBS = ("engine/bench/", "engine/evaluation/")
+_IN_JOBS = ("engine/evaluation/jobs.py", "engine/evaluation/ledger_rows.py", "engine/evaluation/spec.py")
+
+
 def code_version() -> str:
-    """SHA-256 (16 hex) over the engine, models and storage sources and the shipped config."""
+    """SHA-256 (16 hex) over the sources a job runs (engine, models, storage) and the shipped config."""
     root = paths.CODE_ROOT
     h = hashlib.sha256()
-    files = sorted(p for pkg in ("engine", "models", "storage") for p in (root / pkg).rglob("*.py"))
+    files = sorted(p for pkg in ("engine", "models", "storage") for p in (root / pkg).rglob("*.py")
+                   if (rel := p.relative_to(root).as_posix()) in _IN_JOBS or not rel.startswith(_NOT_IN_JOBS))
     for p in [*files, paths.shipped_config()]:
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
