@@ -139,6 +139,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert too_long.exit_code == 2 and "need 7 days" in too_long.output
     missing = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "file not found" in missing.output
+    no_models = CliRunner().invoke(app, ["evaluate", "--folds", "1", "--test-days", "1", "--from-workspace", *args])
+    assert no_models.exit_code == 2 and "--from-workspace: no checkpoints at" in no_models.output
 
 
 @pytest.mark.xfail(strict=True, reason="models do not learn the planted edge yet (issue 11)")
