@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.config import Settings
+from engine.config import Settings, load_settings
 from engine.evaluation.ledger_rows import read_signals, read_trades
 from engine.evaluation.plan import Fold
 from engine.evaluation.spec import DataFile, JobSpec, learning_keys
@@ -56,6 +56,8 @@ def job_settings(spec: JobSpec, workdir: Path) -> Settings:
     data.setdefault("venue", {})["kind"] = "replay"
     data.setdefault("sim", {})["seed"] = spec.seed
     data["learning"] = learning_keys(spec.variant, spec.fold)
+    # the plan's keys are not in the spec (the fold is): a job runs under the shipped ones
+    data["evaluation"] = load_settings(use_user_config=False).evaluation.model_dump()
     return Settings.model_validate(data)
 
 

@@ -29,7 +29,8 @@ from engine.evaluation.trials import spec_hash
 VARIANTS = ("frozen", "online", "untrained", "shuffled")
 # The settings a job runs under that are not the user's choice: where it writes, how fast it runs.
 _JOB_ONLY = {"storage": ("db",), "models": ("checkpoint_dir", "auto_trade", "enabled"), "engine": ("speed",),
-             "venue": ("kind",), "learning": ("training", "control", "train_until")}
+             "venue": ("kind",), "learning": ("training", "control", "train_until"),
+             "evaluation": ("folds", "train_days", "test_days", "embargo_min", "seeds")}  # the plan says these
 
 
 def learning_keys(variant: str, fold: Fold) -> dict[str, str]:
