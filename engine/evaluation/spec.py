@@ -34,8 +34,9 @@ _JOB_ONLY = {"storage": ("db",), "models": ("checkpoint_dir", "auto_trade", "ena
 
 
 def learning_keys(variant: str, fold: Fold) -> dict[str, str]:
-    """The online variant's `train_until` is the replay's end: nothing arrives after it, so it
-    changes nothing but puts the controls' counters on this variant too."""
+    """The online variant's `train_until` is the replay's end, which puts the controls'
+    counters on it too; it drops only what matures on the very last bar, which no decision
+    after it could use."""
     cut = iso(fold.cut_ns)
     return {"frozen": {"training": "on", "control": "none", "train_until": cut},
             "online": {"training": "on", "control": "none", "train_until": iso(fold.test_end_ns)},
