@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	# Install the CPU torch wheel first when none is present, so the torch>=2.4 requirement
 	# never pulls the multi-GB CUDA build.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,ray]"  # ray: the evaluate --ray test runs in CI
 	touch $(STAMP)
 
 install: $(STAMP)

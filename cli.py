@@ -238,6 +238,53 @@ def run(
 
 
 @app.command()
+def evaluate(
+    data: Annotated[list[Path], typer.Option("--data", help="Bar file (kline CSV/zip) to evaluate on (repeatable).")],
+    folds: Optional[int] = typer.Option(None, "--folds", help="K walk-forward folds (default: the config's evaluation.folds)."),
+    train_days: Optional[float] = typer.Option(None, "--train-days", help="W: days of training before each cut."),
+    test_days: Optional[int] = typer.Option(None, "--test-days", help="D: whole days from the cut to the test end."),
+    embargo_min: Optional[float] = typer.Option(None, "--embargo-min", help="E: minutes from the cut to the test start."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Model seeds per fold and variant."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes (default: the number of cores)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the jobs on Ray: 'local' or a cluster address."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result JSON here too."),
+    config: ConfigOpt = None,
+    from_workspace: bool = typer.Option(False, "--from-workspace",
+                                        help="Start every fold from the workspace's checkpoints (copied)."),
+) -> None:
+    """Walk-forward evaluation: did the models learn, and is there an edge after costs?"""
+    from engine.evaluation.pool import RayUnavailable, default_cache, default_jobs
+    from engine.evaluation.report import FoldProgress, render, report_console
+    from engine.evaluation.runner import EvaluationError, Request, evaluate as run_evaluation, write_result
+
+    settings = SessionOptions(config=config).settings()
+    e = settings.evaluation
+    if jobs is not None and jobs < 1:
+        fail("--jobs must be >= 1")
+    for name, value in (("--folds", folds), ("--test-days", test_days), ("--seeds", seeds)):
+        if value is not None and value < 1:
+            fail(f"{name} must be >= 1")
+    req = Request(data=list(data), settings=settings, folds=folds or e.folds, train_days=train_days or e.train_days,
+                  test_days=test_days or e.test_days, embargo_min=e.embargo_min if embargo_min is None else embargo_min,
+                  seeds=seeds or e.seeds, jobs=jobs or default_jobs(), ray=ray, from_workspace=from_workspace)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    progress = FoldProgress(report_console(stderr=True))
+    try:
+        result = run_evaluation(req, default_cache(), on_plan=progress.plan, on_done=progress.done)
+    except EvaluationError as exc:
+        fail(str(exc))
+    except RayUnavailable as exc:
+        fail(str(exc), 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 1)
+    finally:
+        progress.stop()
+    latest = write_result(result, settings.db_path, json_out)
+    render(result, report_console())
+    typer.echo(f"result: {json_out or latest} (and {latest} for the TUI)" if json_out else f"result: {latest}")
+
+
+@app.command()
 def trades(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per closed trade with its signal, reward and training."),
     db: DbOpt = None,

@@ -139,6 +139,27 @@ class ModelSettings(_Section):
         return v
 
 
+class LearningSettings(_Section):
+    training: Literal["on", "off"]
+    control: Literal["none", "shuffled"]
+    train_until: str
+
+    @field_validator("train_until")
+    @classmethod
+    def _until_ok(cls, v: str) -> str:
+        if v:
+            datetime.fromisoformat(v.replace("Z", "+00:00"))  # ValueError names the key
+        return v
+
+
+class EvaluationSettings(_Section):
+    folds: int = Field(ge=1, le=100)
+    train_days: float = Field(gt=0, le=3650)
+    test_days: int = Field(ge=1, le=3650)
+    embargo_min: float = Field(ge=0)
+    seeds: int = Field(ge=1, le=100)
+
+
 class RewardSettings(_Section):
     preset: Literal["comprehensive", "normalised"]
 
@@ -177,6 +198,8 @@ class Settings(_Section):
     trading: TradingSettings
     risk: RiskSettings
     models: ModelSettings
+    learning: LearningSettings
+    evaluation: EvaluationSettings
     reward: RewardSettings
     storage: StorageSettings
     sanity: SanitySettings

@@ -70,3 +70,8 @@ def recorded_data_dir() -> Path:
     """Recorded market data (`../shared/data` beside the checkout): benchmarks and tests read it,
     nothing copies it in, and an installed wheel has none unless placed there."""
     return (CODE_ROOT.parent / "shared" / "data").resolve()
+
+
+def user_cache_dir() -> Path:
+    """Results that can be recomputed (`tickdesk evaluate`'s finished jobs): `~/.cache/tickdesk`."""
+    return Path(platformdirs.user_cache_dir(APP_NAME))

@@ -9,5 +9,8 @@ say "no edge shown". Pure numpy plus engine.core; no torch, no scipy.
 
 Modules, by job: records (inputs), normal (Φ, Φ⁻¹), bootstrap, trade_stats, sharpe,
 forecast, learning_curve (skill against training labels), baselines, trials (the trials
-log), evidence (trades + bars -> the numbers) and verdict (the numbers -> one line).
+log), evidence (trades + bars -> the numbers) and verdict (the numbers -> one line). The
+`tickdesk evaluate` command around them: plan (walk-forward folds), spec (a job and its key),
+jobs (one job in a temporary workspace) with ledger_rows (its ledger read back), pool (process
+pool or Ray, and the cache), analysis (jobs -> numbers), runner (end to end) and report.
 """

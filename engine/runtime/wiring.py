@@ -13,6 +13,7 @@ from typing import Callable
 
 from engine.config import ConfigError, Settings
 from engine.decision.ports import Learner
+from engine.learning.controls import apply_controls, bind_clock
 from engine.runtime.engine import Engine
 from engine.runtime.workspace import data_detail, session_scope
 from engine.trading.orders import Executor
@@ -40,6 +41,9 @@ def make_trainer(settings: Settings, data_source: str, detail: str = "",
                           data_source=data_source, seed=settings.sim.seed, data_detail=detail,
                           allow_other_venue=from_other_venue)
         trainer.start()
+        c = settings.learning
+        trainer = apply_controls(trainer, training=c.training, control=c.control, train_until=c.train_until,
+                                 seed=settings.sim.seed)
     except ForeignModels as exc:
         raise ConfigError(str(exc)) from None
     except (ModelsUnavailable, OSError, RuntimeError, ValueError) as exc:
@@ -74,5 +78,7 @@ def create_engine(
     executor = make_executor(settings)
     scope = session_scope(settings, data)
     trainer, status = make_trainer(settings, venue.name, data_detail(settings, scope), models_from_other_venue)
-    return Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
-                  executor=executor, scope=scope)
+    engine = Engine(settings, venue, db_path=settings.db_path, wall=wall, trainer=trainer, models_status=status,
+                    executor=executor, scope=scope)
+    bind_clock(trainer, engine.clock.now_ns)  # controls read days and train_until in event time
+    return engine
