@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from engine.core.units import BP
+from engine.views.desk import DeskView
 from engine.views.stats import WinStats
 
 
@@ -59,6 +60,9 @@ class TradeView:
     reward: float | None
     reward_components: dict[str, float] | None
     models: dict[str, float]
+    open_source: str = ""           # who opened it (manual | auto); `source` is who closed it
+    entry_ns: int = 0
+    exit_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class EngineSnapshot:
     messages: tuple[str, ...] = field(default_factory=tuple)  # newest first: risk closes, refusals
     venue_detail: str = ""                  # after the badge: a SIM market's planted edge ("edge: lead-lag")
     training_lag_p50_s: float | None = None  # median event-time training lag (learning/lag.py); None: none yet
+    desk: DeskView | None = None            # decision, candles, depth, risk levels, account (views/desk.py)
 
     def market(self, symbol: str) -> MarketView | None:
         return next((m for m in self.markets if m.symbol == symbol), None)
