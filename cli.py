@@ -123,11 +123,14 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     settings = session.settings(live_orders)
+    from tui.logbuffer import LogBuffer
+
+    startup_log = LogBuffer.attached()  # the log pane shows what building the engine logged (checkpoint loads)
     engine = build_engine(settings, session.data)
     from tui.app import TickdeskApp
 
     logging.basicConfig(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
-    TickdeskApp(engine).run()
+    TickdeskApp(engine, log_buffer=startup_log).run()
 
 
 @app.command()

@@ -63,6 +63,9 @@ class DeskActions:
         self.notify(f"candles {chart.timeframe}", timeout=2)
 
     def action_tab(self, tab: str) -> None:
+        # Drop the focus first: a focused widget hidden by the switch hands focus to its
+        # neighbour in the old tab, and TabbedContent follows focus back to that tab.
+        self.set_focus(None)
         self.query_one(TabbedContent).active = "log-tab" if tab == "log" else tab
 
     def action_zoom(self, pane: str | None = None) -> None:
@@ -86,7 +89,7 @@ class DeskActions:
                 node = active.query(".pane").first() if active is not None else None
             target = node
         if target is not None:
-            screen.maximize(target, container=False)
+            screen.maximized = target  # any pane, focusable or not (Screen.maximize takes focusable ones only)
 
     def action_help(self) -> None:
         rows = [(b.key_display or b.key, b.description) for b in self.BINDINGS if b.action != "dismiss_modal"]

@@ -164,12 +164,15 @@ class TickdeskApp(DeskActions, App[None]):
             return
         snap = self.engine.snapshot()
         with self.batch_update():
-            for view in self._views:
-                if view.is_mounted:
-                    view.update_from(snap)
-            self._market.border_subtitle = snap.venue_label
             if isinstance(self.screen, OrderTicket):
                 self.screen.update_quote(*self._quote(snap))
+            # Under a modal the panes are dimmed background: repainting them would redraw the
+            # whole screen behind it at 10 Hz for nothing (the ticket's quote is updated above).
+            if len(self.screen_stack) == 1:
+                for view in self._views:
+                    if view.is_mounted and view.display:
+                        view.update_from(snap)
+                self._market.border_subtitle = snap.venue_label
         if snap.desk is not None and snap.desk.feed_ended and not self._ended_shown and self.feed:
             self._ended_shown = True
             self._say(self.session_summary(snap), timeout=600)

@@ -96,7 +96,7 @@ class TradeLog:
 def model_views(metrics: Mapping[str, ModelMetrics]) -> tuple[ModelView, ...]:
     return tuple(
         ModelView(name, m["steps"], m["last_loss"], tuple(m["history"][-LOSS_POINTS:]), m["steps_per_s"] or None,
-                  m["device"], m["nan_skips"])
+                  m["device"], m["nan_skips"], m.get("warming_up", 0))
         for name, m in metrics.items()
     )
 

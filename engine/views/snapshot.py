@@ -76,6 +76,7 @@ class ModelView:
     steps_per_s: float | None
     device: str
     nan_skips: int = 0
+    warming_up: int = 0             # outcomes it stored without a step yet (the DQN until its replay holds a batch)
 
 
 @dataclass(frozen=True, slots=True)

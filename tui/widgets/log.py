@@ -23,12 +23,14 @@ class LogPane(Vertical):
         self._shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter (text, logger or level) · Esc leaves the box", id="log-filter")
+        self._filter = Input(placeholder="filter (text, logger or level)", id="log-filter")
+        self._lines = Static(id="log-lines")
+        yield self._filter
         with VerticalScroll(id="log-scroll"):
-            yield Static(id="log-lines")
+            yield self._lines
 
     def update_from(self, snap: EngineSnapshot) -> None:
-        needle = self.query_one("#log-filter", Input).value.strip()
+        needle = self._filter.value.strip()
         key = (self.buffer.version, needle)
         if key == self._shown:
             return
@@ -41,7 +43,7 @@ class LogPane(Vertical):
             t.append(fmt.event_time(ln.event_ns)[11:19] + " ", style="dim")
             t.append(f"{ln.source.split('.')[0]:<7} ", style="dim")
             t.append(ln.text + "\n", style=LEVEL_STYLE.get(ln.level, ""))
-        self.query_one("#log-lines", Static).update(t)
+        self._lines.update(t)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._shown = None

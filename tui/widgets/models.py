@@ -56,7 +56,8 @@ class ModelPane(Static):
             share = fmt.DASH if c is None or c.contribution is None else f"{100 * c.contribution:.0f}%"
             t.append(f" {share:>4}")
             if m.last_loss is None:
-                t.append(f"  {m.steps:>5} st  warming up", style="dim")
+                stored = f": {m.warming_up} outcome(s) stored, trains once it holds a batch" if m.warming_up else ""
+                t.append(f"  {m.steps:>5} st  warming up{stored}", style="dim")
             else:
                 kind = "obj" if m.name in OBJECTIVES else "loss"
                 t.append(f"  {m.steps:>5} st  {kind} {m.last_loss:+.3g}" if kind == "obj"
