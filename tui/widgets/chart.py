@@ -10,6 +10,7 @@ from engine.core.units import TIMEFRAMES, TIMEFRAME_NS, NS_PER_S
 from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
+SHOWN = 40  # candles drawn: a fixed window, so a picture depends on the data and the size alone
 REDRAW_EVERY = 4  # snapshots between redraws (about 2.5 Hz at the 10 Hz pump): plotext redraws all
 
 
@@ -19,6 +20,7 @@ class CandleChart(PlotextPlot):
         self.timeframe = "1m"
         self._ticks = 0
         self._snap: EngineSnapshot | None = None
+        self._waiting = True
 
     def cycle_timeframe(self) -> str:
         self.timeframe = TIMEFRAMES[(TIMEFRAMES.index(self.timeframe) + 1) % len(TIMEFRAMES)]
@@ -32,8 +34,8 @@ class CandleChart(PlotextPlot):
     def update_from(self, snap: EngineSnapshot) -> None:
         self._snap = snap
         self._ticks += 1
-        if self._ticks % REDRAW_EVERY == 1 or REDRAW_EVERY == 1:
-            self._draw()
+        if self._waiting or self._ticks % REDRAW_EVERY == 1:
+            self._draw()  # at once while it still says "waiting": the first bars show without delay
 
     def _draw(self) -> None:
         snap = self._snap
@@ -42,12 +44,12 @@ class CandleChart(PlotextPlot):
         plt.clear_figure()
         plt.theme("pro")
         bars = None if snap is None or snap.desk is None else snap.desk.candles.get(self.timeframe)
-        if bars is None or len(bars) < 2:
+        self._waiting = bars is None or len(bars) < 2
+        if self._waiting:
             plt.title(f"{self.timeframe}: waiting for bars")
             self.refresh()
             return
-        width = max(10, (self.size.width or 60) - 12)
-        bars = bars[-max(2, width // 2):]  # two columns per candle keeps bodies apart
+        bars = bars[-SHOWN:]
         x = [float(v) for v in bars[:, 0]]
         plt.candlestick(x, {"Open": list(bars[:, 1]), "High": list(bars[:, 2]), "Low": list(bars[:, 3]),
                             "Close": list(bars[:, 4])})
@@ -56,7 +58,7 @@ class CandleChart(PlotextPlot):
         low, high = float(bars[:, 3].min()), float(bars[:, 2].max())  # low of the lows, high of the highs
         off = self._levels(snap, low, high)
         self._fills(snap, lo_t, hi_t)
-        n = 4 if width > 40 else 2
+        n = 3
         ticks = [x[round(i * (len(x) - 1) / n)] for i in range(n + 1)]
         plt.xticks(ticks, [fmt.clock(v, self.timeframe) for v in ticks])
         plt.xlim(lo_t - step, hi_t)
