@@ -181,11 +181,14 @@ def main(
     settings = session.settings(live_orders)
     check_ledger(settings.db_path)
     with workspace_claimed(settings):
+        from tui.logbuffer import LogBuffer
+
+        startup_log = LogBuffer.attached()  # the log pane shows what building the engine logged (checkpoint loads)
         engine = build_engine(settings, session.data, models_from_other_venue)
         from tui.app import TickdeskApp
 
         configure_logging(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
-        tui = TickdeskApp(engine)
+        tui = TickdeskApp(engine, log_buffer=startup_log)
 
         def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine
             try:

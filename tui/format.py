@@ -43,3 +43,14 @@ def sign_style(v: float | None) -> str:
     if v is None or v == 0:
         return ""
     return "green" if v > 0 else "red"
+
+
+def clock(ts_s: float, timeframe: str = "1s") -> str:
+    """A chart's time label: the part of the timestamp that changes at this timeframe."""
+    form = {"1s": "%H:%M:%S", "1m": "%H:%M", "1h": "%d %H:%M", "1d": "%m-%d"}.get(timeframe, "%H:%M:%S")
+    return datetime.fromtimestamp(ts_s, tz=timezone.utc).strftime(form)
+
+
+def source_tag(source: str) -> str:
+    """M manual, A auto (the models), R a risk rule; the help screen explains them."""
+    return {"manual": "M", "auto": "A", "rule": "R"}.get(source, source[:1].upper() or "?")

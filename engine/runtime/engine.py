@@ -38,6 +38,7 @@ from engine.trading.paper import PaperExecutor, QueuedOrder
 from engine.trading.portfolio import ClosedTrade, FillPlan, Portfolio, Position, position_info
 from engine.venues.base import Venue
 from engine.venues.sim import venue_detail
+from engine.views.desk import desk_view
 from engine.views.projection import RateMeter, TradeLog, prices, project
 from engine.views.snapshot import EngineSnapshot
 from storage.ledger import Ledger, Scope
@@ -324,4 +325,5 @@ class Engine:
             auto=self.auto, auto_available=self.auto_available, models_status=self.models_status,
             metrics=self.metrics(), messages=self.messages, training_lag_p50_s=self.training.lag.p50_s,
             venue_detail=venue_detail(self.venue), models_provenance=self.models_provenance,
+            desk=desk_view(self),
         )

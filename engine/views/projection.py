@@ -16,6 +16,7 @@ from engine.core.units import NS_PER_S
 from engine.decision.ports import ModelMetrics
 from engine.market.state import MarketState
 from engine.trading.portfolio import Portfolio
+from engine.views.desk import DeskView
 from engine.views.snapshot import EngineSnapshot, MarketView, ModelView, PositionView, ProvenanceView, TradeView
 from engine.views.stats import TradeOutcome, dominant_model, outcomes_from_rows, win_stats
 
@@ -51,6 +52,7 @@ def trade_view(row: Mapping[str, Any]) -> TradeView:
         exit=row["exit_price"], pnl=row["pnl"], fees=row["fees"],
         hold_s=(row["exit_ns"] - row["entry_ns"]) / NS_PER_S, source=row["source"],
         reward=row.get("reward"), reward_components=row.get("reward_components"), models=row.get("models") or {},
+        open_source=row.get("open_source") or "", entry_ns=row["entry_ns"], exit_ns=row["exit_ns"],
     )
 
 
@@ -94,7 +96,7 @@ class TradeLog:
 def model_views(metrics: Mapping[str, ModelMetrics]) -> tuple[ModelView, ...]:
     return tuple(
         ModelView(name, m["steps"], m["last_loss"], tuple(m["history"][-LOSS_POINTS:]), m["steps_per_s"] or None,
-                  m["device"], m["nan_skips"])
+                  m["device"], m["nan_skips"], m.get("warming_up", 0))
         for name, m in metrics.items()
     )
 
@@ -134,7 +136,8 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
             paused: bool, speed: str, events_per_s: float | None, db_path: str, order_qty: float, auto: bool,
             auto_available: bool, models_status: str, metrics: Mapping[str, ModelMetrics],
             messages: Iterable[str], training_lag_p50_s: float | None = None,
-            venue_detail: str = "", models_provenance: Mapping[str, Mapping[str, Any]] | None = None) -> EngineSnapshot:
+            venue_detail: str = "", models_provenance: Mapping[str, Mapping[str, Any]] | None = None,
+            desk: DeskView | None = None) -> EngineSnapshot:
     now = market.clock.now_ns()
     return EngineSnapshot(
         venue=venue, venue_label=venue_label, symbols=symbols, traded=traded, event_ns=now,
@@ -145,7 +148,7 @@ def project(*, venue: str, venue_label: str, symbols: tuple[str, ...], traded: s
         trades=tuple(trades.recent), stats=win_stats(trades.outcomes, session_span_ns(now, first_event_ns)),
         auto=auto, auto_available=auto_available, models_status=models_status, models=model_views(metrics),
         messages=tuple(messages), training_lag_p50_s=training_lag_p50_s, venue_detail=venue_detail,
-        models_provenance=provenance_views(models_provenance or {}),
+        models_provenance=provenance_views(models_provenance or {}), desk=desk,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from engine.core.units import BP
+from engine.views.desk import DeskView
 from engine.views.stats import WinStats
 
 
@@ -59,6 +60,9 @@ class TradeView:
     reward: float | None
     reward_components: dict[str, float] | None
     models: dict[str, float]
+    open_source: str = ""           # who opened it (manual | auto); `source` is who closed it
+    entry_ns: int = 0
+    exit_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class ModelView:
     steps_per_s: float | None
     device: str
     nan_skips: int = 0
+    warming_up: int = 0             # outcomes it stored without a step yet (the DQN until its replay holds a batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class EngineSnapshot:
     venue_detail: str = ""                  # after the badge: a SIM market's planted edge ("edge: lead-lag")
     training_lag_p50_s: float | None = None  # median event-time training lag (learning/lag.py); None: none yet
     models_provenance: tuple[ProvenanceView, ...] = ()  # per model, set at start; () without models
+    desk: DeskView | None = None            # decision, candles, depth, risk levels, account (views/desk.py)
 
     def market(self, symbol: str) -> MarketView | None:
         return next((m for m in self.markets if m.symbol == symbol), None)

@@ -62,7 +62,8 @@ def win_stats(outcomes: Sequence[TradeOutcome], span_ns: int | None = None) -> W
         avg_pnl=sum(t.pnl for t in outcomes) / n if n else None,
         trades_per_hour=n / (span_ns / 3.6e12) if span_ns and n else None,
         by_source=split(lambda t: t.open_source),
-        by_model=split(lambda t: t.dominant_model),
+        # a manual trade has no lead model: the trader decided, whatever the models said
+        by_model=split(lambda t: t.dominant_model if t.open_source != "manual" else None),
     )
 
 

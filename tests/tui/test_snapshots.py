@@ -1,4 +1,6 @@
-"""Snapshots of the main screen, the order ticket and help at 80x24 and 120x40.
+"""Snapshots of the whole app at 80x24 and 120x40, grouped by feature: the Desk tab (quote,
+candles, depth from 110 columns, positions and trades), the other tabs, the order ticket
+and help.
 
 Deterministic: seeded sim market run to a fixed event time before the first frame, the feed
 stopped, the wall clock frozen (events/s shows a dash), an in-memory ledger, no animation."""
@@ -9,6 +11,7 @@ from tests.helpers import sim_engine
 from tui.app import TickdeskApp
 
 SIZES = [(80, 24), (120, 40)]
+IDS = [f"{w}x{h}" for w, h in SIZES]
 
 
 def make_app():
@@ -20,26 +23,42 @@ async def wait_ready(pilot):
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_main_screen(snap_compare, size):
-    assert snap_compare(make_app(), terminal_size=size, run_before=wait_ready)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_order_ticket(snap_compare, size):
-    async def open_ticket(pilot):
+def pressing(*keys):
+    async def run(pilot):
         await wait_ready(pilot)
-        await pilot.press("b")
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
-    assert snap_compare(make_app(), terminal_size=size, run_before=open_ticket)
+    return run
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_help_screen(snap_compare, size):
-    async def open_help(pilot):
-        await wait_ready(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
+class TestDesk:
+    @pytest.mark.parametrize("size", SIZES, ids=IDS)
+    def test_main_screen(self, snap_compare, size):
+        assert snap_compare(make_app(), terminal_size=size, run_before=wait_ready)
 
-    assert snap_compare(make_app(), terminal_size=size, run_before=open_help)
+    @pytest.mark.parametrize("size", SIZES, ids=IDS)
+    def test_position_open_with_levels_on_the_chart(self, snap_compare, size):
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing("s", "enter"))
+
+
+class TestTabs:
+    @pytest.mark.parametrize("size", SIZES, ids=IDS)
+    @pytest.mark.parametrize("tab", ["2", "3", "4"], ids=["models", "book", "log"])
+    def test_tab(self, snap_compare, size, tab):
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing(tab))
+
+
+class TestTicket:
+    @pytest.mark.parametrize("size", SIZES, ids=IDS)
+    def test_order_ticket(self, snap_compare, size):
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing("b"))
+
+
+class TestHelp:
+    @pytest.mark.parametrize("size", SIZES, ids=IDS)
+    def test_help_screen(self, snap_compare, size):
+        assert snap_compare(make_app(), terminal_size=size, run_before=pressing("question_mark"))

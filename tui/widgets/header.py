@@ -1,5 +1,6 @@
 """The top line: product, venue label (SIM / REPLAY / LIVE) with what the venue says about
-itself (a SIM market names its planted edge), symbols and event-time clock."""
+itself (a SIM market names its planted edge), symbols, event-time clock, and the feed's
+pace: ▶ speed, ⏸ paused, or ■ ENDED once a replay has run out (with event time replayed)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,14 @@ class VenueHeader(Static):
             t.append(" · " + " · ".join(refs) + " (ref)", style="dim")
         t.append("  ")
         t.append(fmt.event_time(snap.event_ns))
-        if snap.paused:
+        d = snap.desk
+        if d is not None and d.feed_ended:
+            t.append(f"  ■ {snap.venue_label} ENDED", style="bold black on yellow")
+        elif snap.paused:
             t.append("  ⏸ PAUSED", style="bold yellow")
         else:
-            t.append(f"  ▶ {snap.speed}{'' if snap.speed == 'max' else 'x'}", style="dim")
+            speed = snap.speed if d is None else ("max" if d.speed is None else f"{d.speed:g}")
+            t.append(f"  ▶ {speed}{'' if speed == 'max' else 'x'}", style="dim")
+        if d is not None and d.session_s is not None and snap.venue == "replay":
+            t.append(f"  +{fmt.duration(d.session_s)} replayed", style="dim")
         return t

@@ -1,26 +1,21 @@
-"""Market pane: the traded symbol's price, touch, spread and a live price sparkline, with
-the reference symbols below."""
+"""Market pane: the traded symbol's price, touch and spread, with the reference symbols
+below (the candle chart beside it draws the price)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from engine.views.snapshot import EngineSnapshot
 from tui import format as fmt
 
-CHART_POINTS = 240  # seconds of event time in the sparkline
-
-
 class MarketPane(Vertical):
     def compose(self) -> ComposeResult:
         self._quote = Static(id="market-quote")
-        self._chart = Sparkline([], id="market-chart")
         self._ref = Static(id="market-ref")
         yield self._quote
-        yield self._chart
         yield self._ref
 
     def update_from(self, snap: EngineSnapshot) -> None:
@@ -38,11 +33,6 @@ class MarketPane(Vertical):
             spread = "—" if m.spread is None else f"{m.spread:.2f} {m.spread_bp:.2f}bp"
             quote.append(f"\nspread {spread}", style="dim")
         self._quote.update(quote)
-        chart = self._chart
-        points = list(m.prices[-CHART_POINTS:]) if m is not None else []
-        if len(points) >= 2:
-            lo = min(points)
-            chart.data = [p - lo for p in points]  # relative to the window's low, so moves show
         ref = Text(no_wrap=True, overflow="ellipsis")
         for r in snap.markets:
             if r.symbol == snap.traded:

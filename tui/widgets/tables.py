@@ -39,29 +39,32 @@ class KeyedTable(DataTable):
         for key, cells in rows:
             for col, cell in zip(self.COLUMNS, cells):
                 if str(self.get_cell(key, col)) != str(cell):
-                    self.update_cell(key, col, cell)
+                    self.update_cell(key, col, cell, update_width=True)  # '12m52s' outgrows '9s'
 
 
 class PositionsTable(KeyedTable):
-    COLUMNS = ("symbol", "side", "size", "entry", "mark", "uPnL", "held", "src")
+    COLUMNS = ("symbol", "side", "size", "entry", "mark", "uPnL", "held", "by")
 
     def update_from(self, snap: EngineSnapshot) -> None:
         rows = []
         for p in snap.positions:
             side = Text("LONG", style="green") if p.side == "buy" else Text("SHORT", style="red")
             rows.append((p.id, (p.symbol, side, fmt.qty(p.qty), fmt.price(p.entry), fmt.price(p.mark),
-                                _colored(p.upnl), fmt.duration(p.hold_s), p.source)))
+                                _colored(p.upnl), fmt.duration(p.hold_s), fmt.source_tag(p.source))))
         self.sync_rows(rows)
         self.border_subtitle = "flat" if not rows else f"{len(rows)} open"
 
 
 class TradesTable(KeyedTable):
-    COLUMNS = ("side", "size", "entry", "exit", "PnL", "fees", "held", "src", "reward")
+    """Newest first; Enter or a click on a row opens the trade inspector (the app handles
+    DataTable.RowSelected from this table)."""
+
+    COLUMNS = ("side", "size", "entry", "exit", "PnL", "fees", "held", "by", "reward")
 
     def update_from(self, snap: EngineSnapshot) -> None:
         rows = []
         for t in snap.trades[:100]:
             rows.append((t.id, ("L" if t.side == "buy" else "S", fmt.qty(t.qty), fmt.price(t.entry), fmt.price(t.exit),
-                                _colored(t.pnl), fmt.price(t.fees), fmt.duration(t.hold_s), t.source,
+                                _colored(t.pnl), fmt.price(t.fees), fmt.duration(t.hold_s), f"{fmt.source_tag(t.open_source)}→{fmt.source_tag(t.source)}",
                                 _colored(t.reward, 3))))
         self.sync_rows(rows)

@@ -1,0 +1,195 @@
+"""The trader's desk views: what the models say now and why auto is (not) trading, candles,
+depth, risk levels, account figures and the replay clock, projected from what the engine
+already holds. `desk_view(engine)` is called by `Engine.snapshot()`; it reads the engine
+through the `DeskSource` protocol (views sit below runtime, so they never import it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.config import Settings
+from engine.core.enums import FeedState
+from engine.core.units import NS_PER_S, TIMEFRAMES
+from engine.market.bars import COL
+from engine.market.state import MarketState
+from engine.trading.portfolio import Portfolio
+
+CANDLES = 120       # bars per timeframe the chart can show
+DEPTH_LEVELS = 10   # book levels per side in the ladder
+REFUSAL_WORDS = ("refused", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One model's output in the last decision: what it says and its share of the blend."""
+
+    name: str
+    says: str                       # "up 0.62" / "buy (q +0.031)" / "sell 0.55"
+    p_buy: float | None             # the model's own probability of buy, when it gives one
+    contribution: float | None      # its share of the blended decision
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """The last decision signal and whether auto acts on it."""
+
+    ts_ns: int | None
+    action: str | None
+    confidence: float | None
+    threshold: float
+    calls: tuple[ModelCall, ...]
+    auto: bool
+    blocker: str | None             # why auto is not trading now (None: it would act / is in a position)
+    p_win: float | None = None      # calibrated probability, when the signal carries one
+    policy: str | None = None       # greedy | explore, when the signal carries it
+    propensity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLevels:
+    stop: float
+    take_profit: float
+    max_hold_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeskView:
+    decision: DecisionView | None
+    candles: dict[str, np.ndarray] = field(default_factory=dict)  # timeframe -> (n, 6) t_s, o, h, l, c, v
+    bids: np.ndarray | None = None          # (n, 2) price, qty, best first
+    asks: np.ndarray | None = None
+    risk: dict[str, RiskLevels] = field(default_factory=dict)     # position id -> its levels
+    start_equity: float = 0.0
+    fees_paid: float = 0.0
+    taker_fee: float = 0.0
+    speed: float | None = None              # the pacer's factor now (None: max)
+    feed_ended: bool = False
+    session_s: float | None = None          # event time covered since the first event
+    first_event_ns: int | None = None
+
+
+class DeskSource(Protocol):
+    settings: Settings
+    market: MarketState
+    portfolio: Portfolio
+    traded: str
+    auto: bool
+    policy: Any
+    messages: Any
+    pacer: Any
+    first_event_ns: int | None
+
+
+def _p(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and np.isfinite(x) else None
+
+
+def _lean(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return f"buy {p:.2f}" if p >= 0.5 else f"sell {1 - p:.2f}"
+
+
+def model_calls(outputs: dict[str, Any], contributions: dict[str, float], versions: dict[str, int]) -> tuple[ModelCall, ...]:
+    """Per model: its P(buy) as the side it leans to, then its raw outputs; only what the
+    signal holds (decision/ensemble.py defines P(buy) per model)."""
+    p_buy = outputs.get("p_buy") if isinstance(outputs.get("p_buy"), dict) else {}
+    raw: dict[str, str] = {}
+    cnn = outputs.get("cnn") or {}
+    up, down = _p(cnn.get("p_up_5m_15m")), _p(cnn.get("p_down_5m_15m"))
+    if up is not None and down is not None:
+        raw["cnn"] = f"P(up) {up:.2f} P(down) {down:.2f} (5m/15m)"
+    q = (outputs.get("dqn") or {}).get("q")
+    if q and len(q) >= 2:
+        raw["dqn"] = f"Q(buy) {q[0]:+.3f} Q(sell) {q[1]:+.3f}"
+    cob = outputs.get("cob_rl") or {}
+    if cob.get("logits"):
+        raw["cob_rl"] = "logits " + " ".join(f"{v:+.2f}" for v in cob["logits"]) + f" · value {cob.get('value', 0.0):+.3f}"
+    names = list(dict.fromkeys([*p_buy, *raw]))
+    return tuple(ModelCall(n, f"{_lean(_p(p_buy.get(n)))}  {raw.get(n, '')}".rstrip(), _p(p_buy.get(n)),
+                           contributions.get(n), versions.get(n)) for n in names)
+
+
+def auto_blocker(src: DeskSource, confidence: float | None, in_position: bool) -> str | None:
+    """The first reason, in the order the decision step checks them, why auto does not act."""
+    if src.policy is None:
+        return "no models: auto-trading unavailable"
+    if not src.auto:
+        return "auto is off (press a)"
+    if src.first_event_ns is None:
+        return "warming up: no market event yet"
+    if not FeedState(src.market.feed_state).healthy:
+        return f"feed {src.market.feed_state}: auto pauses until it is healthy"
+    if confidence is None:
+        return "warming up: no decision yet"
+    threshold = src.settings.models.confidence_threshold
+    if confidence < threshold:
+        return f"confidence {confidence:.2f} < threshold {threshold:.2f}"
+    if src.market[src.traded].book.is_empty and not in_position:
+        return "no order book yet: orders cannot fill"
+    refusal = next((m for m in src.messages if m.startswith("auto") and any(w in m for w in REFUSAL_WORDS)), None)
+    if refusal is not None:
+        return f"last order {refusal}"
+    return None
+
+
+def decision_view(src: DeskSource) -> DecisionView | None:
+    if src.policy is None and not src.settings.models.enabled:
+        return None
+    last = getattr(src.policy, "last", None)
+    in_position = src.portfolio.position(src.traded) is not None
+    confidence = getattr(last, "confidence", None)
+    return DecisionView(
+        ts_ns=getattr(last, "ts_ns", None), action=str(last.action) if last is not None else None,
+        confidence=confidence, threshold=src.settings.models.confidence_threshold,
+        calls=model_calls(last.outputs, last.contributions, last.model_versions) if last is not None else (),
+        auto=src.auto, blocker=auto_blocker(src, confidence, in_position),
+        p_win=_p(getattr(last, "p_win", None)), policy=getattr(last, "policy", None),
+        propensity=_p(getattr(last, "propensity", None)),
+    )
+
+
+def candles(market: MarketState, symbol: str) -> dict[str, np.ndarray]:
+    """Closed bars plus the one in progress, per timeframe (copies: the rings keep moving)."""
+    bars = market[symbol].bars
+    out = {}
+    cols = [COL["open_time_s"], COL["open"], COL["high"], COL["low"], COL["close"], COL["volume"]]
+    for tf in TIMEFRAMES:
+        ring = bars.rings.get(tf)
+        if ring is None:
+            continue
+        rows = ring.last(CANDLES)[:, cols]
+        live = bars.open_bar(tf)
+        if live is not None:
+            rows = np.vstack([rows[-(CANDLES - 1):], np.asarray(live)[cols][None, :]])
+        out[tf] = rows.copy()
+    return out
+
+
+def risk_levels(src: DeskSource) -> dict[str, RiskLevels]:
+    r = src.settings.risk
+    out = {}
+    for p in src.portfolio.positions.values():
+        sign = p.side.sign
+        out[p.id] = RiskLevels(p.entry_price * (1 - sign * r.stop_loss_pct / 100),
+                               p.entry_price * (1 + sign * r.take_profit_pct / 100), r.max_hold_s)
+    return out
+
+
+def desk_view(src: DeskSource) -> DeskView:
+    book = src.market[src.traded].book
+    bids, asks = book.top(DEPTH_LEVELS) if not book.is_empty else (None, None)
+    now = src.market.clock.now_ns()
+    return DeskView(
+        decision=decision_view(src), candles=candles(src.market, src.traded),
+        bids=None if bids is None else bids.copy(), asks=None if asks is None else asks.copy(),
+        risk=risk_levels(src), start_equity=src.settings.trading.quote_balance, fees_paid=src.portfolio.fees_paid,
+        taker_fee=src.settings.trading.taker_fee, speed=src.pacer.speed,
+        feed_ended=src.market.feed_state in (FeedState.ENDED, FeedState.STOPPED),
+        session_s=(now - src.first_event_ns) / NS_PER_S if src.first_event_ns is not None else None,
+        first_event_ns=src.first_event_ns,
+    )
