@@ -5,6 +5,8 @@ through the `DeskSource` protocol (views sit below runtime, so they never import
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +21,7 @@ from engine.trading.portfolio import Portfolio
 
 CANDLES = 120       # bars per timeframe the chart can show
 DEPTH_LEVELS = 10   # book levels per side in the ladder
+BP_PER_Q = 10.0  # the DQN's Q-values are in units of 10 bp (models/dqn.py BP_PER_REWARD)
 REFUSAL_WORDS = ("refused", "rejected")
 
 
@@ -27,8 +30,8 @@ class ModelCall:
     """One model's output in the last decision: what it says and its share of the blend."""
 
     name: str
-    says: str                       # "up 0.62" / "buy (q +0.031)" / "sell 0.55"
-    p_buy: float | None             # the model's own probability of buy, when it gives one
+    says: str                       # "buy 0.31  P(up) 0.31 P(flat) 0.52 P(down) 0.17 (1m)"
+    score: tuple[float, float] | None  # the model's BUY and SELL scores (decision/ensemble.py)
     contribution: float | None      # its share of the blended decision
     version: int | None
 
@@ -88,34 +91,45 @@ def _p(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and np.isfinite(x) else None
 
 
-def _lean(p: float | None) -> str:
-    if p is None:
+def _lean(score: tuple[float, float] | None) -> str:
+    if score is None:
         return "—"
-    return f"buy {p:.2f}" if p >= 0.5 else f"sell {1 - p:.2f}"
+    buy, sell = score
+    return f"buy {buy:.2f}" if buy >= sell else f"sell {sell:.2f}"
 
 
 def model_calls(outputs: dict[str, Any], contributions: dict[str, float], versions: dict[str, int]) -> tuple[ModelCall, ...]:
-    """Per model: its P(buy) as the side it leans to, then its raw outputs; only what the
-    signal holds (decision/ensemble.py defines P(buy) per model)."""
-    p_buy = outputs.get("p_buy") if isinstance(outputs.get("p_buy"), dict) else {}
+    """Per model: the side it scores higher with that score, then its raw outputs; only what
+    the signal holds (decision/ensemble.py defines the scores)."""
     raw: dict[str, str] = {}
+    score: dict[str, tuple[float, float]] = {}
     cnn = outputs.get("cnn") or {}
-    up, down = _p(cnn.get("p_up_5m_15m")), _p(cnn.get("p_down_5m_15m"))
-    if up is not None and down is not None:
-        raw["cnn"] = f"P(up) {up:.2f} P(down) {down:.2f} (5m/15m)"
+    up, flat, down = _p(cnn.get("p_up")), _p(cnn.get("p_flat")), _p(cnn.get("p_down"))
+    if up is not None and flat is not None and down is not None:
+        raw["cnn"] = f"P(up) {up:.2f} P(flat) {flat:.2f} P(down) {down:.2f} ({cnn.get('horizon', '?')})"
+        score["cnn"] = (up, down)
     q = (outputs.get("dqn") or {}).get("q")
     if q and len(q) >= 2:
-        raw["dqn"] = f"Q(buy) {q[0]:+.3f} Q(sell) {q[1]:+.3f}"
+        raw["dqn"] = f"net buy {q[0] * BP_PER_Q:+.1f} bp sell {q[1] * BP_PER_Q:+.1f} bp"
+        score["dqn"] = (_sigmoid(q[0]), _sigmoid(q[1]))
     cob = outputs.get("cob_rl") or {}
     if cob.get("logits"):
         raw["cob_rl"] = "logits " + " ".join(f"{v:+.2f}" for v in cob["logits"]) + f" · value {cob.get('value', 0.0):+.3f}"
-    names = list(dict.fromkeys([*p_buy, *raw]))
-    return tuple(ModelCall(n, f"{_lean(_p(p_buy.get(n)))}  {raw.get(n, '')}".rstrip(), _p(p_buy.get(n)),
-                           contributions.get(n), versions.get(n)) for n in names)
+        buy = _sigmoid(cob["logits"][0] - cob["logits"][1])
+        score["cob_rl"] = (buy, 1.0 - buy)
+    elif cob.get("off"):
+        raw["cob_rl"] = f"off: {cob['off']}"
+    return tuple(ModelCall(n, f"{_lean(score.get(n))}  {raw[n]}".rstrip(), score.get(n), contributions.get(n),
+                           versions.get(n)) for n in raw)
 
 
-def auto_blocker(src: DeskSource, confidence: float | None, in_position: bool) -> str | None:
-    """The first reason, in the order the decision step checks them, why auto does not act."""
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decided: bool = True) -> str | None:
+    """The first reason, in the order the decision step checks them, why auto does not act.
+    `p_win` is the last decision's calibrated probability (None while calibrating)."""
     if src.policy is None:
         return "no models: auto-trading unavailable"
     if not src.auto:
@@ -124,14 +138,14 @@ def auto_blocker(src: DeskSource, confidence: float | None, in_position: bool) -
         return "warming up: no market event yet"
     if not FeedState(src.market.feed_state).healthy:
         return f"feed {src.market.feed_state}: auto pauses until it is healthy"
-    if confidence is None:
+    if not decided:
         return "warming up: no decision yet"
+    if p_win is None:
+        return "calibrating: too few outcomes yet for a calibrated P(win) (exploration still trades)"
     threshold = src.settings.models.confidence_threshold
-    if confidence < threshold:
-        return f"confidence {confidence:.2f} < threshold {threshold:.2f}"
-    if src.market[src.traded].book.is_empty and not in_position:
-        return "no order book yet: orders cannot fill"
-    refusal = next((m for m in src.messages if m.startswith("auto") and any(w in m for w in REFUSAL_WORDS)), None)
+    if p_win < threshold and not in_position:
+        return f"P(win) {p_win:.2f} < threshold {threshold:.2f}"
+    refusal = next((m for m in src.messages if "refused" in m and any(w in m for w in REFUSAL_WORDS)), None)
     if refusal is not None:
         return f"last order {refusal}"
     return None
@@ -143,11 +157,12 @@ def decision_view(src: DeskSource) -> DecisionView | None:
     last = getattr(src.policy, "last", None)
     in_position = src.portfolio.position(src.traded) is not None
     confidence = getattr(last, "confidence", None)
+    p_win = _p(getattr(last, "p_win", None))
     return DecisionView(
         ts_ns=getattr(last, "ts_ns", None), action=str(last.action) if last is not None else None,
         confidence=confidence, threshold=src.settings.models.confidence_threshold,
         calls=model_calls(last.outputs, last.contributions, last.model_versions) if last is not None else (),
-        auto=src.auto, blocker=auto_blocker(src, confidence, in_position),
+        auto=src.auto, blocker=auto_blocker(src, p_win, in_position, decided=last is not None),
         p_win=_p(getattr(last, "p_win", None)), policy=getattr(last, "policy", None),
         propensity=_p(getattr(last, "propensity", None)),
     )

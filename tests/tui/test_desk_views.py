@@ -21,8 +21,7 @@ from tui.screens.evaluation import load_evaluation, render_evaluation
 from tui.widgets.learning import component_cells, loss_range, step_ticks
 
 OUTPUTS = {
-    "p_buy": {"cnn": 0.75, "dqn": 0.61, "cob_rl": 0.41},
-    "cnn": {"p_up_5m_15m": 0.61, "p_down_5m_15m": 0.21},
+    "cnn": {"horizon": "1m", "p_down": 0.21, "p_flat": 0.18, "p_up": 0.61},
     "dqn": {"q": [0.057, -0.378]},
     "cob_rl": {"logits": [-0.25, 0.11], "value": 0.122},
 }
@@ -30,7 +29,7 @@ OUTPUTS = {
 
 def source(**over):
     """What auto_blocker reads from an engine, with a healthy default that would trade."""
-    settings = sim_settings(models={"confidence_threshold": 0.7})
+    settings = sim_settings(models={"confidence_threshold": 0.5})
     book = SimpleNamespace(is_empty=False)
     market = type("M", (), {"feed_state": FeedState.CONNECTED, "__getitem__": lambda self, k: SimpleNamespace(book=book)})()
     base = dict(settings=settings, market=market, traded="ETH/USDT", auto=True, policy=object(), messages=[],
@@ -39,34 +38,33 @@ def source(**over):
     return SimpleNamespace(**base)
 
 
-@pytest.mark.parametrize("over, confidence, expected", [
+@pytest.mark.parametrize("over, p_win, expected", [
     ({"policy": None}, 0.9, "no models"),
     ({"auto": False}, 0.9, "auto is off"),
     ({"first_event_ns": None}, 0.9, "warming up: no market event"),
-    ({}, None, "warming up: no decision yet"),
-    ({}, 0.55, "confidence 0.55 < threshold 0.70"),
+    ({}, None, "calibrating"),
+    ({}, 0.42, "P(win) 0.42 < threshold 0.50"),
     ({"messages": ["auto buy refused: order size exceeds visible depth"]}, 0.9, "last order auto buy refused"),
     ({}, 0.9, None),
 ])
-def test_auto_blocker_names_the_first_reason_auto_does_not_act(over, confidence, expected):
-    got = auto_blocker(source(**over), confidence, in_position=False)
+def test_auto_blocker_names_the_first_reason_auto_does_not_act(over, p_win, expected):
+    got = auto_blocker(source(**over), p_win, in_position=False)
     assert (got is None) if expected is None else got.startswith(expected), got
 
 
-def test_auto_blocker_names_an_unhealthy_feed_and_a_missing_book():
+def test_auto_blocker_names_an_unhealthy_feed_and_no_decision_yet():
     src = source()
     src.market.feed_state = FeedState.STALE
     assert auto_blocker(src, 0.9, in_position=False).startswith("feed stale")
-    empty = source()
-    type(empty.market).__getitem__ = lambda self, k: SimpleNamespace(book=SimpleNamespace(is_empty=True))
-    assert auto_blocker(empty, 0.9, in_position=False).startswith("no order book")
+    assert auto_blocker(source(), None, in_position=False, decided=False).startswith("warming up: no decision yet")
 
 
 def test_model_calls_say_which_side_each_model_leans_to_with_its_raw_outputs():
     calls = {c.name: c for c in model_calls(OUTPUTS, {"cnn": 0.43, "dqn": 0.4, "cob_rl": 0.17}, {"cnn": 23})}
-    assert calls["cnn"].says.startswith("buy 0.75") and "P(up) 0.61" in calls["cnn"].says
-    assert calls["dqn"].says.startswith("buy 0.61") and "Q(sell) -0.378" in calls["dqn"].says
+    assert calls["cnn"].says.startswith("buy 0.61") and "P(flat) 0.18" in calls["cnn"].says
+    assert calls["dqn"].says.startswith("buy 0.51") and "sell -3.8 bp" in calls["dqn"].says
     assert calls["cob_rl"].says.startswith("sell 0.59")
+    assert model_calls({"cob_rl": {"off": "no order book"}}, {}, {})[0].says == "—  off: no order book"
     assert calls["cnn"].version == 23 and calls["dqn"].version is None and calls["cob_rl"].contribution == 0.17
     assert model_calls({}, {}, {}) == ()  # a manual signal without models: nothing invented
 
