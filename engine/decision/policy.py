@@ -89,7 +89,7 @@ class DecisionPolicy:
         per_model = model_scores(pred, self.trade_horizon)
         scores, contributions = combine(per_model, self.base_weights)
         p_win = {side: self.calibrator.p_win(scores[side]) for side in Side}
-        greedy = greedy_action(p_win, holding, self.threshold)
+        greedy = greedy_action(p_win, holding, self.threshold, scores)
         decision, policy, propensity = greedy, Policy.GREEDY, 1.0
         if kind is Source.AUTO:
             available = (Action.BUY, Action.SELL, Action.HOLD) if holding is None else (Action.HOLD, Action.EXIT)
@@ -138,10 +138,15 @@ class DecisionPolicy:
         return out
 
 
-def greedy_action(p_win: dict[Side, float | None], holding: Side | None, threshold: float) -> Action:
-    """The models' own choice (module docstring); HOLD while there is no calibrated probability."""
+def greedy_action(p_win: dict[Side, float | None], holding: Side | None, threshold: float,
+                  raw: dict[Side, float] | None = None) -> Action:
+    """The models' own choice (module docstring); HOLD while there is no calibrated probability,
+    except at threshold 0, which trades every decision on the raw scores (drills and tests that
+    need orders at once, live orders included, where nothing explores)."""
     if any(p is None for p in p_win.values()):
-        return Action.HOLD
+        if threshold > 0 or raw is None:
+            return Action.HOLD
+        p_win = dict(raw)
     if holding is None:
         best = max(Side, key=lambda s: p_win[s])
         return Action(best.value) if p_win[best] >= threshold else Action.HOLD

@@ -51,3 +51,10 @@ def test_greedy_action_flat_holding_and_calibrating():
     assert greedy_action({Side.BUY: 0.3, Side.SELL: 0.2}, Side.BUY, t) is Action.HOLD  # still the likelier winner
     assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.3}, Side.BUY, t) is Action.EXIT  # the other side now likelier
     assert greedy_action({Side.BUY: None, Side.SELL: None}, Side.SELL, t) is Action.HOLD
+
+
+def test_threshold_zero_trades_on_the_raw_scores_while_calibrating():
+    calibrating = {Side.BUY: None, Side.SELL: None}
+    raw = {Side.BUY: 0.2, Side.SELL: 0.3}
+    assert greedy_action(calibrating, None, 0.0, raw) is Action.SELL
+    assert greedy_action(calibrating, None, 0.5, raw) is Action.HOLD
