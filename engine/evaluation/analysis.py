@@ -12,7 +12,7 @@ Forecasts, over every decision signal of the test spans:
                the next open and held for max_hold_s, nets > 0 after costs);
   p_win        the learning loop's calibrated P(net > 0), where the ledger records it, against
                the same outcome;
-  cnn_up       the CNN's P(up) over 5m/15m against the 15-minute label being "up".
+  cnn_up       the CNN's P(up) at the horizon it was read at against that label being "up".
 The learning curve is the frozen model's confidence skill per (fold, seed) against the
 labels it trained on (learning_curve.skill_slope).
 """
@@ -103,7 +103,7 @@ class Analysis:
 
     @staticmethod
     def _up_labels(signals: Sequence[dict[str, Any]]) -> np.ndarray:
-        return np.array([np.nan if s["label_15m"] is None else float(s["label_15m"] == "up") for s in signals])
+        return np.array([np.nan if s["label"] is None else float(s["label"] == "up") for s in signals])
 
     def _curve_points(self) -> list[FoldForecast]:
         points = []

@@ -20,7 +20,8 @@ from typing import Any
 
 from engine.core.units import BP
 
-LABEL_HORIZON_S = 900  # the 15-minute label: the longest, and the max hold's length by default
+HORIZON_S = {"1m": 60, "5m": 300, "15m": 900}
+LEGACY_HORIZON_S = 900  # signals from before the trade horizon was recorded were read at 5m/15m
 OPTIONAL_SIGNAL_COLUMNS = ("policy", "propensity", "p_win")
 
 
@@ -65,23 +66,26 @@ def read_trades(db: Path) -> list[dict[str, Any]]:
 
 def read_signals(db: Path, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
     """The decision signals made in [start_ns, end_ns), in time order, with what they predicted:
-    the confidence the threshold reads, p_win where recorded, the CNN's P(up) over 5m/15m, and
-    the 15-minute label where it matured ("up" | "flat" | "down")."""
+    the ensemble's raw score, p_win where recorded, the CNN's P(up) at the horizon it was read
+    at, and that horizon's label where it matured ("up" | "flat" | "down")."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
         rows = conn.execute(
-            f"SELECT s.ts_ns, s.action, s.confidence, s.outputs, {_optional(conn, 's')}, h.label AS label_15m"
-            " FROM signals s LEFT JOIN horizon_outcomes h ON h.signal_id = s.id AND h.horizon_s = ?"
+            f"SELECT s.ts_ns, s.action, s.confidence, s.outputs, {_optional(conn, 's')},"
+            " (SELECT json_group_object(h.horizon_s, h.label) FROM horizon_outcomes h WHERE h.signal_id = s.id)"
+            " AS labels FROM signals s"
             " WHERE s.kind = 'auto' AND s.ts_ns >= ? AND s.ts_ns < ? ORDER BY s.ts_ns, s.rowid",
-            (LABEL_HORIZON_S, start_ns, end_ns)).fetchall()
+            (start_ns, end_ns)).fetchall()
     finally:
         conn.close()
     out = []
     for r in rows:
         outputs = json.loads(r["outputs"]) if r["outputs"] else {}
         cnn = outputs.get("cnn") or {}
+        labels = json.loads(r["labels"]) if r["labels"] else {}
+        horizon_s = HORIZON_S.get(cnn.get("horizon"), LEGACY_HORIZON_S)
         out.append({"ts_ns": r["ts_ns"], "side": 1 if r["action"] == "buy" else -1, "confidence": r["confidence"],
                     "p_win": r["p_win"], "policy": r["policy"] or "greedy", "propensity": r["propensity"],
-                    "p_up_cnn": cnn.get("p_up_5m_15m"), "label_15m": r["label_15m"]})
+                    "p_up_cnn": cnn.get("p_up", cnn.get("p_up_5m_15m")), "label": labels.get(str(horizon_s))})
     return out

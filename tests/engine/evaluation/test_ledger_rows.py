@@ -1,5 +1,5 @@
-"""A job's ledger read back: net bp after every cost, and the learning loop's coming signal
-columns (policy, propensity, p_win) read where they exist and defaulted where they do not."""
+"""A job's ledger read back: net bp after every cost, and the signal columns (policy,
+propensity, p_win) read where they were recorded and defaulted where they were not (NULL)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ def ledger(path, with_policy_columns: bool):
     conn = sqlite3.connect(path)
     for script in MIGRATIONS:
         conn.executescript(script)
-    if with_policy_columns:
-        conn.executescript("ALTER TABLE signals ADD COLUMN policy TEXT; ALTER TABLE signals ADD COLUMN propensity REAL;"
-                           " ALTER TABLE signals ADD COLUMN p_win REAL;")
-    outputs = json.dumps({"cnn": {"p_up_5m_15m": 0.61}})
+    # a signal that recorded the trade horizon it read the CNN at (1m), or an older one (5m/15m)
+    outputs = json.dumps({"cnn": {"horizon": "15m", "p_up": 0.61}} if with_policy_columns else
+                         {"cnn": {"p_up_5m_15m": 0.61}})
     for sid, ts, action in (("S1", 100, "buy"), ("S2", 200, "sell")):
         conn.execute("INSERT INTO signals (id, ts_ns, symbol, kind, action, confidence, contributions, outputs,"
                      " model_versions, venue) VALUES (?, ?, 'ETH/USDT', 'auto', ?, 0.7, '{}', ?, '{}', 'replay')",
                      (sid, ts, action, outputs))
+    conn.execute("UPDATE signals SET policy = 'greedy', propensity = NULL, p_win = NULL")
     if with_policy_columns:
         conn.execute("UPDATE signals SET policy = 'explore', propensity = 0.1, p_win = 0.45 WHERE id = 'S2'")
     conn.execute("INSERT INTO horizon_outcomes VALUES ('S1', 900, 12.0, 'up', 1000)")
@@ -53,9 +53,9 @@ def test_trades_and_signals_read_back_with_defaults(tmp_path, with_policy_column
     assert long["entry_fill_model"] == "bar_open+half_spread"
     signals = read_signals(db, 0, 150)
     assert [s["ts_ns"] for s in signals] == [100]
-    assert signals[0]["label_15m"] == "up" and signals[0]["p_up_cnn"] == 0.61 and signals[0]["policy"] == "greedy"
+    assert signals[0]["label"] == "up" and signals[0]["p_up_cnn"] == 0.61 and signals[0]["policy"] == "greedy"
     later = read_signals(db, 150, 300)[0]
-    assert later["label_15m"] is None and later["side"] == -1
+    assert later["label"] is None and later["side"] == -1
     if with_policy_columns:
         assert (later["policy"], later["propensity"], later["p_win"]) == ("explore", 0.1, 0.45)
         assert short["p_win"] == 0.45
