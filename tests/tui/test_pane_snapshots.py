@@ -215,8 +215,7 @@ def detail() -> TradeDetail:
                                    "streak": -0.05, "raw": -1.87, "final": -1.87}}
     signal = {"id": "S1", "kind": "auto", "action": "buy", "confidence": 0.74,
               "contributions": {"cnn": 0.45, "dqn": 0.35, "cob_rl": 0.2}, "model_versions": {"cnn": 12, "dqn": 3},
-              "outputs": {"p_buy": {"cnn": 0.8, "dqn": 0.7, "cob_rl": 0.55},
-                          "cnn": {"p_up_5m_15m": 0.6, "p_down_5m_15m": 0.15}, "dqn": {"q": [0.2, -0.1]},
+              "outputs": {"cnn": {"horizon": "1m", "p_down": 0.15, "p_flat": 0.25, "p_up": 0.6}, "dqn": {"q": [0.2, -0.1]},
                           "cob_rl": {"logits": [0.1, -0.1], "value": 0.05}, "policy": "greedy"}}
     training = [{"model": "cnn", "kind": "trade_outcome", "weight": 0.45, "loss": 0.61, "status": "trained",
                  "device": "cpu", "model_version": 13, "ts_ns": T0},
