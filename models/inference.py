@@ -34,17 +34,16 @@ from engine.core.enums import ModelName
 from engine.decision.ports import Prediction, StateArrays
 from engine.features.schema import COB_FEATURES, SCHEMA
 from models.cob_rl import COBNet, cob_decide
-from models.dqn import DuelingQNet, act_with, inference_net, load_inference_weights
+from models.dqn import DuelingQNet, act_with, inference_net
 
-_OFFSETS = SCHEMA.offsets()
 _SHAPES = {"vector": (SCHEMA.dim,), "market_tensor": (SCHEMA.market_channels, SCHEMA.market_steps),
            "cob": (COB_FEATURES,)}
 
 
 class _InferenceCopy:
     """One set of frozen inference weights with its lock and the versions it holds: deep
-    copies of the CNN and COB modules (so the architectures always match), and the DQN in
-    its batch-1 layout (models/dqn.py `inference_net`)."""
+    copies of the CNN and COB modules (so the architectures always match) and of the DQN
+    (models/dqn.py `inference_net`)."""
 
     def __init__(self, cnn: nn.Module, dqn: DuelingQNet, cob: COBNet, versions: Mapping[ModelName, int]) -> None:
         self.cnn, self.cob = (copy.deepcopy(m).eval().requires_grad_(False) for m in (cnn, cob))
@@ -71,7 +70,7 @@ class Inference:
         spare = self._copies[spare_index]
         with spare.lock, torch.no_grad():
             spare.cnn.load_state_dict(cnn.state_dict())
-            load_inference_weights(spare.dqn, dqn)
+            spare.dqn.load_state_dict(dqn.state_dict())
             spare.cob.load_state_dict(cob.state_dict())
             spare.versions = dict(versions)
         self._live = spare_index
@@ -86,23 +85,12 @@ class Inference:
             torch.set_num_threads(self.threads)
         with live.lock, torch.inference_mode():
             hidden, preds = live.cnn(torch.from_numpy(m).to(self.device)[None])
-            state = with_cnn_features(torch.from_numpy(v).to(self.device)[None], hidden, preds)
-            dqn_action, q, dqn_conf = act_with(live.dqn, state, self.device)
+            dqn_action, q, dqn_conf = act_with(live.dqn, v, self.device)
             cob_action, logits, cob_conf, value = cob_decide(live.cob, c, self.device)
             versions = dict(live.versions)
             hidden, preds = hidden[0].float().cpu().numpy(), preds[0].float().cpu().numpy()
         return Prediction(hidden, preds, dqn_action, q, dqn_conf, cob_action, logits, cob_conf, value,
                           versions, (time.perf_counter() - t0) * 1e3, cob_active=bool(c.any()))
-
-
-def with_cnn_features(vector: torch.Tensor, hidden: torch.Tensor, preds: torch.Tensor) -> torch.Tensor:
-    """A copy of the (B, dim) state with the CNN hidden/prediction blocks overwritten."""
-    out = vector.clone()
-    h0, h1 = _OFFSETS["cnn_hidden"]
-    p0, p1 = _OFFSETS["cnn_predictions"]
-    out[:, h0:h1] = hidden
-    out[:, p0:p1] = preds
-    return out
 
 
 def shaped(x: Any, name: str) -> np.ndarray:

@@ -24,7 +24,9 @@ class NetLearner:
     def __init__(self, net: nn.Module, *, lr: float, device: torch.device | str) -> None:
         self.device = torch.device(device)
         self.net = net.to(self.device)
-        self.optimizer = make_adam(self.net.parameters(), lr, self.device)
+        # A network may train its parts at different rates (models/dqn.py `parameter_groups`).
+        groups = net.parameter_groups(lr) if hasattr(net, "parameter_groups") else self.net.parameters()
+        self.optimizer = make_adam(groups, lr, self.device)
         self.updates = 0
 
     def tensor(self, array: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:

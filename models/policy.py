@@ -26,8 +26,8 @@ per-sample loss weight:
     transition, then one replay step.
   - COB: the side that won the trade's move.
 A trade whose reward or state is not finite trains nothing: each contributing model
-records a NaN skip. The DQN's copy of a state gets the current CNN's features
-(models/inference.py `with_cnn_features`, as `predict` fills them) before the CNN learns.
+records a NaN skip. The DQN reads its decision view of the state (models/dqn.py), which
+holds none of the CNN's outputs, so its inputs do not change as the CNN trains.
 
 After a restart the ledger's earlier trades are stored back into the DQN's replay memory
 (`restore_dqn`) without training on them again: the weights come from the checkpoint.
@@ -47,16 +47,15 @@ from engine.decision.ports import LabelledState, StateArrays, TradeExperience, T
 from models.cnn import DOWN, FLAT, HORIZON_SECONDS, UP, CNNLearner, labels_to_arrays
 from models.cob_rl import COBRLAgent
 from models.dqn import ACTIONS, BP_PER_REWARD, BUY, SELL, DQNAgent
-from models.inference import shaped, shaped_state, with_cnn_features
+from models.inference import shaped, shaped_state
 from models.label_memory import LabelMemory
 from models.stats import TrainingStats, log_trade_trained
 
 UNKNOWN_HOLD_S = 900  # the horizon a trade of unknown holding time is labelled at
 LABEL_MEMORY = 1024   # labelled samples kept for rehearsal (~69 MB of CNN market tensors)
 LABEL_BATCH = 32      # a label step trains on the new samples plus older ones, up to this
-LABELS_PER_REPLAY = 4  # matured labels (two transitions each) per DQN replay step: each
-# transition is sampled ~4 times over its life in memory (batch 32, 8 new per step); offline
-# on 8 h of lead-lag SIM, 4 passes gave the best out-of-sample rank IC (0.32 vs 0.19 for 1)
+LABELS_PER_REPLAY = 1  # matured labels (two transitions each) per DQN replay step: the rate
+# the decision view's learning rate was chosen at (models/dqn.py)
 
 
 class TrainingPolicy:
@@ -81,8 +80,7 @@ class TrainingPolicy:
         reward = float(experience.reward)
         weights = {m: float(experience.weights.get(m, 0.0)) for m in MODELS}
         inputs_ok = math.isfinite(reward) and _finite(state)
-        # The DQN's state gets its CNN features before the CNN learns from this outcome.
-        dqn_vector = self._dqn_vector(state) if inputs_ok and weights[ModelName.DQN] > 0 else None
+        dqn_vector = state.vector if inputs_ok and weights[ModelName.DQN] > 0 else None
         classes, returns = outcome_labels(experience, experience.hold_s)
         winner = np.array([winning_side(experience.move_bp, experience.cost_bp)
                            if experience.move_bp is not None else (ACTIONS.index(experience.side) if reward > 0 else -1)])
@@ -145,7 +143,7 @@ class TrainingPolicy:
 
     def _dqn_on_labels(self, sided: list[tuple[StateArrays, LabelledState]]) -> TrainingEvent:
         t0 = time.perf_counter()
-        vectors = self._dqn_vectors([state for state, _ in sided])
+        vectors = np.stack([state.vector for state, _ in sided])
         for v, (_, s) in zip(vectors, sided):
             self.dqn.remember(v, BUY, buy_net(s.move_bp, s.cost_bp), None, True, weight=s.weight)
             self.dqn.remember(v, SELL, sell_net(s.move_bp, s.cost_bp), None, True, weight=s.weight)
@@ -154,7 +152,7 @@ class TrainingPolicy:
         while self._labels_pending >= LABELS_PER_REPLAY:
             self._labels_pending -= LABELS_PER_REPLAY
             losses.append(self.dqn.replay(self.dqn_batch_size))
-        self.dqn.online.norm.observe(torch.from_numpy(vectors))
+        self.dqn.online.observe(torch.from_numpy(vectors))
         known = [x for x in losses if x is not None]
         loss = float(np.mean(known)) if known else None
         weight = float(np.mean([s.weight for _, s in sided]))
@@ -180,26 +178,13 @@ class TrainingPolicy:
             state = shaped_state(e.state)
             if not (math.isfinite(e.reward) and _finite(state)):
                 continue  # it was a NaN skip when it closed; it was never in the memory
-            self._remember(self._dqn_vector(state), e, float(e.weights[ModelName.DQN]))
+            self._remember(state.vector, e, float(e.weights[ModelName.DQN]))
             stored += 1
         return stored
 
     def _remember(self, vector: np.ndarray, e: TradeExperience, weight: float) -> None:
         strata = tuple(s for s, flag in (("extrema", e.extrema), ("clear_move", e.clear_move)) if flag)
         self.dqn.remember(vector, ACTIONS.index(e.side), float(e.reward), None, True, weight=weight, strata=strata)
-
-    def _dqn_vector(self, state: StateArrays) -> np.ndarray:
-        """The state vector with the current (training) CNN's features in it."""
-        return self._dqn_vectors([state])[0]
-
-    def _dqn_vectors(self, states: Sequence[StateArrays]) -> np.ndarray:
-        """`_dqn_vector` for a batch, in one CNN forward pass."""
-        device = self.cnn.device
-        with torch.inference_mode():
-            market = torch.from_numpy(np.stack([s.market_tensor for s in states])).to(device)
-            hidden, preds = self.cnn.net(market)
-            v = torch.from_numpy(np.stack([s.vector for s in states])).to(device)
-            return with_cnn_features(v, hidden, preds).float().cpu().numpy()
 
 
 def outcome_labels(experience: TradeExperience, hold_s: float | None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Prioritized experience replay (Schaul et al. 2016, proportional variant) with optional
 strata, all in fixed-capacity numpy arrays.
 
-Why numpy and a vectorised sum-tree: a 15,806-float state is 63 KB; Python lists of tensors
+Why numpy and a vectorised sum-tree: a 15,822-float state is 63 KB; Python lists of tensors
 would fragment memory and make batch gathers slow. The tree updates and descends one level
 at a time for the whole batch at once (log2(capacity) numpy ops, no per-item Python loop).
 

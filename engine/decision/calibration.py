@@ -7,23 +7,31 @@ instead: P(the move over the trade horizon beats the round-trip cost in the side
 direction), which is what "the trade nets > 0" means under the one outcome rule
 (engine/learning/horizons.py `label_of`).
 
-How: Platt scaling, fitted causally. Every matured label gives two pairs: (the ensemble's
-raw BUY score at the decision, whether the move beat the cost upward) and the same for
-SELL. The score was computed before that label was trained on, so every pair is an
-out-of-sample outcome of the models as they were. A two-parameter logistic regression of
-outcome on logit(score) is refitted (Newton's method, deterministic) every `refit_every`
-pairs over the last `window` pairs; it is monotone, so the ranking of the models' scores
-is kept and only their meaning is fitted. Until `min_pairs` pairs exist there is no
-calibrated probability (`p_win` returns None): the decision does not trade greedily while
-it is calibrating, and says so.
+How: a logistic regression fitted causally on the models' own out-of-sample outcomes, with
+one input per model (stacking; Platt scaling when one model votes). Every matured label
+gives two pairs: (each model's logit score for BUY at the decision, whether the move beat
+the cost upward) and the same for SELL. The scores were computed before that label was
+trained on, so every pair is an out-of-sample outcome of the models as they were. The fit
+(penalised Newton steps, deterministic) is redone every `refit_every` pairs over the last
+`window` pairs. Why one coefficient per model rather than one on the ensemble's mean: the
+models differ in skill, and the mean dilutes the best one. On the lead-lag SIM after 2 h the
+DQN's scores ranked the 1m outcome at a rank IC of 0.43 while the CNN's sat at -0.09; their
+weighted mean (the ensemble's score, which weights each model's share of training) ranked
+at 0.25, and its calibrated probability never reached 0.5. The fit weights each model by
+what its scores have been worth; a model that does not vote (COB without a book) enters as
+0. Until `min_pairs` pairs exist there is no calibrated probability (`p_win` returns None):
+the decision does not trade greedily while it is calibrating, and says so.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from engine.core.enums import MODELS
 
 EPS = 1e-4          # scores are clipped into [EPS, 1 - EPS] before the logit
 NEWTON_STEPS = 25
@@ -35,43 +43,55 @@ def logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def fit_platt(scores: np.ndarray, outcomes: np.ndarray) -> tuple[float, float]:
-    """(a, b) of P(outcome) = sigmoid(a * logit(score) + b), by penalised Newton steps."""
-    x = np.log(np.clip(scores, EPS, 1 - EPS) / (1 - np.clip(scores, EPS, 1 - EPS)))
-    X = np.stack([x, np.ones_like(x)], axis=1)
+def fit_logistic(features: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Coefficients w (one per column, then the intercept) of P(outcome) =
+    sigmoid(features @ w[:-1] + w[-1]), by penalised Newton steps from the base rate."""
+    X = np.hstack([np.asarray(features, dtype=np.float64).reshape(len(outcomes), -1), np.ones((len(outcomes), 1))])
     y = outcomes.astype(np.float64)
-    w = np.array([1.0, 0.0])
+    w = np.zeros(X.shape[1])
     rate = y.mean()
-    w[1] = math.log(max(rate, EPS) / max(1 - rate, EPS))
+    w[-1] = math.log(max(rate, EPS) / max(1 - rate, EPS))
+    penalty = RIDGE * np.eye(len(w))
     for _ in range(NEWTON_STEPS):
         p = 1.0 / (1.0 + np.exp(-(X @ w)))
-        grad = X.T @ (p - y) + RIDGE * w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + RIDGE * np.eye(2)
-        step = np.linalg.solve(hess, grad)
+        step = np.linalg.solve((X * (p * (1 - p))[:, None]).T @ X + penalty, X.T @ (p - y) + RIDGE * w)
         w -= step
         if np.abs(step).max() < 1e-9:
             break
-    return float(w[0]), float(w[1])
+    return w
+
+
+def fit_platt(scores: np.ndarray, outcomes: np.ndarray) -> tuple[float, float]:
+    """(a, b) of P(outcome) = sigmoid(a * logit(score) + b)."""
+    p = np.clip(scores, EPS, 1 - EPS)
+    a, b = fit_logistic(np.log(p / (1 - p))[:, None], outcomes)
+    return float(a), float(b)
 
 
 class Calibrator:
+    """Pairs of (per-model logit scores, won) in a window, and the fit over them."""
+
     def __init__(self, *, window: int, refit_every: int, min_pairs: int) -> None:
         self.window, self.refit_every, self.min_pairs = window, refit_every, min_pairs
-        self._scores: deque[float] = deque(maxlen=window)
+        self._inputs: deque[tuple[float, ...]] = deque(maxlen=window)
         self._outcomes: deque[bool] = deque(maxlen=window)
         self._since_fit = 0
-        self.coef: tuple[float, float] | None = None
+        self.coef: np.ndarray | None = None
         self.pairs = 0  # every pair ever added (the warm-up count)
 
-    def add(self, score: float, won: bool) -> None:
-        if not math.isfinite(score):
+    def add(self, inputs: Sequence[float], won: bool) -> None:
+        """One out-of-sample outcome: a side's per-model inputs (`inputs_of`) and whether it won."""
+        inputs = tuple(float(x) for x in inputs)
+        if not all(math.isfinite(x) for x in inputs):
             return
-        self._scores.append(score)
+        if self._inputs and len(inputs) != len(self._inputs[0]):
+            raise ValueError(f"calibration inputs have {len(inputs)} values, earlier ones {len(self._inputs[0])}")
+        self._inputs.append(inputs)
         self._outcomes.append(bool(won))
         self.pairs += 1
         self._since_fit += 1
-        if len(self._scores) >= self.min_pairs and (self.coef is None or self._since_fit >= self.refit_every):
-            self.coef = fit_platt(np.array(self._scores), np.array(self._outcomes))
+        if len(self._inputs) >= self.min_pairs and (self.coef is None or self._since_fit >= self.refit_every):
+            self.coef = fit_logistic(np.array(self._inputs), np.array(self._outcomes))
             self._since_fit = 0
 
     @property
@@ -83,8 +103,15 @@ class Calibrator:
         """The base rate over the window: how often a side won, whatever the score."""
         return float(np.mean(self._outcomes)) if self._outcomes else None
 
-    def p_win(self, score: float) -> float | None:
-        if self.coef is None or not math.isfinite(score):
+    def p_win(self, inputs: Sequence[float]) -> float | None:
+        if self.coef is None or len(inputs) != len(self.coef) - 1 or not all(math.isfinite(x) for x in inputs):
             return None
-        a, b = self.coef
-        return 1.0 / (1.0 + math.exp(-(a * logit(score) + b)))
+        z = float(np.dot(self.coef[:-1], inputs) + self.coef[-1])
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def inputs_of(per_model: Mapping[str, Mapping[str, float] | None], side: str) -> tuple[float, ...]:
+    """A side's calibration inputs: each model's logit score for it, in MODELS order, 0 for
+    a model that does not vote."""
+    return tuple(logit(scores[side]) if scores is not None else 0.0
+                 for scores in (per_model.get(m) for m in MODELS))

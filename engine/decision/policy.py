@@ -2,8 +2,9 @@
 
 Every `decision_interval_s` of event time the policy builds the model state (causally, from
 the market as it is now), asks the models for their outputs, combines them into one raw
-score per side (ensemble.py), turns the scores into calibrated probabilities that the side's
-trade nets > 0 (calibration.py), and picks an action:
+score per side (ensemble.py; it weights what each model learns from the outcome), turns the
+models' scores into calibrated probabilities that the side's trade nets > 0 (calibration.py,
+one fitted coefficient per model), and picks an action:
   - flat: the side with the higher probability if it reaches the threshold, else HOLD
     (stay flat). While the calibrator has too few outcomes there is no probability, and the
     greedy action is HOLD ("calibrating");
@@ -20,7 +21,7 @@ from __future__ import annotations
 from engine.config import Settings
 from engine.core.enums import Action, Policy, Side, Source
 from engine.core.units import NS_PER_S
-from engine.decision.calibration import Calibrator
+from engine.decision.calibration import Calibrator, inputs_of
 from engine.decision.ensemble import cnn_classes, combine, model_scores
 from engine.decision.exploration import Explorer
 from engine.decision.ports import Learner, StateArrays
@@ -88,7 +89,8 @@ class DecisionPolicy:
         state = state.with_cnn(pred.cnn_hidden, pred.cnn_predictions)
         per_model = model_scores(pred, self.trade_horizon)
         scores, contributions = combine(per_model, self.base_weights)
-        p_win = {side: self.calibrator.p_win(scores[side]) for side in Side}
+        inputs = {side: inputs_of(per_model, side) for side in Side}
+        p_win = {side: self.calibrator.p_win(inputs[side]) for side in Side}
         greedy = greedy_action(p_win, holding, self.threshold, scores)
         decision, policy, propensity = greedy, Policy.GREEDY, 1.0
         if kind is Source.AUTO:
@@ -109,6 +111,7 @@ class DecisionPolicy:
             outputs={
                 "scores": {str(s): float(v) for s, v in scores.items()},
                 "p_win": {str(s): v for s, v in p_win.items()},
+                "calibration": {str(s): list(v) for s, v in inputs.items()},
                 "greedy": str(greedy),
                 "cnn": {"horizon": self.trade_horizon, "p_down": down, "p_flat": flat, "p_up": up},
                 "dqn": {"q": [float(q) for q in pred.dqn_q]},

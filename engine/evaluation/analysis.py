@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.core.units import NS_PER_S
 from engine.evaluation.baselines import fill_net_bp
-from engine.evaluation.bootstrap import DEFAULT_B, bootstrap_day_paired_difference
+from engine.core.bootstrap import DEFAULT_B, bootstrap_day_paired_difference
 from engine.evaluation.evidence import VariantReport, variant_report
 from engine.evaluation.forecast import forecast_report
 from engine.evaluation.learning_curve import FoldForecast, skill_slope

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from engine.evaluation.baselines import RANDOM_DRAWS, RandomBand, random_entry_band, rule_baselines
-from engine.evaluation.bootstrap import DEFAULT_B, Interval, bootstrap_paired_difference
+from engine.core.bootstrap import DEFAULT_B, Interval, bootstrap_paired_difference
 from engine.evaluation.records import Bars, Costs, TradeArrays, concat
 from engine.evaluation.sharpe import DeflatedSharpe, deflated_sharpe
 from engine.evaluation.trade_stats import TradeStats, stats_of, trade_stats

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.evaluation.bootstrap import DEFAULT_B, Interval, bootstrap_statistic
+from engine.core.bootstrap import DEFAULT_B, Interval, bootstrap_statistic
 
 EPS = 1e-12
 

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.evaluation.bootstrap import DEFAULT_B, Interval, day_blocks, draw_counts, percentile_interval
+from engine.core.bootstrap import DEFAULT_B, Interval, day_blocks, draw_counts, percentile_interval
 from engine.evaluation.forecast import check_forecasts, prequential_base_rate
 
 MIN_FOLDS = 3

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.evaluation.bootstrap import DEFAULT_B, Interval, bootstrap_mean
+from engine.core.bootstrap import DEFAULT_B, Interval, bootstrap_mean
 from engine.evaluation.records import TradeArrays
 
 

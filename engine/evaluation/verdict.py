@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.evaluation.baselines import RandomBand
-from engine.evaluation.bootstrap import Interval
+from engine.core.bootstrap import Interval
 
 EDGE = "edge shown"
 EDGE_AND_LEARNING = "edge shown, learning shown"

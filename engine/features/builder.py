@@ -17,6 +17,10 @@ second last; slots older than the oldest held trade are masked):
   3 VWAP vs last price, bp  4 high-low range, bp  5 last trade price vs last price, bp
   6 signed volume sign*log1p(|buy - sell|)  7 log1p(mean trade size)
   8 first-to-last price change within the slot, bp  9 log1p(largest trade)
+Trailing returns (2 x 8, engine/features/schema.py LOOKBACKS_S): row 0 ETH, row 1 BTC;
+  10,000*log(last price / the close LOOKBACK seconds ago), from the 1s bars up to 60 s and
+  from the 1m bars beyond (and at 60 s when there are no 1s bars, as on kline data); a
+  lookback older than the bars held is 0 (the row's mask is off when none is known).
 Position block (8): 0 side -1/0/+1  1 size / configured size  2 unrealised PnL, percent
   3 log1p(hold seconds)  4 equity change since start, percent  5 max favourable and 6 max
   adverse excursion, percent (masked unless given)  7 position notional / equity.
@@ -35,7 +39,7 @@ from engine.core.units import BP, NS_PER_S
 from engine.market.state import TICK_WINDOW, MarketState, SymbolMarket
 from engine.features.pivots import MarketStructure
 from engine.features.regime import RegimeFeatures
-from engine.features.schema import COB_FEATURES, SCHEMA, TIME_BLOCKS, WINDOW, FeatureSchema
+from engine.features.schema import COB_FEATURES, LOOKBACKS_S, SCHEMA, TIME_BLOCKS, WINDOW, FeatureSchema
 
 TIMEFRAME_OF = {"eth_ohlcv_1s": "1s", "eth_ohlcv_1m": "1m", "eth_ohlcv_1h": "1h", "eth_ohlcv_1d": "1d", "btc_ohlcv_1m": "1m"}
 
@@ -166,6 +170,24 @@ def tick_block(ticks: np.ndarray, now_ns: int, full_ring: bool) -> tuple[np.ndar
     return out, mask
 
 
+def trailing_returns(sym: SymbolMarket | None) -> tuple[np.ndarray, bool]:
+    """One symbol's row of the trailing-returns block and whether any of it is known."""
+    out = np.zeros(len(LOOKBACKS_S))
+    price = sym.last_price if sym is not None else None
+    if price is None or not price > 0:
+        return out, False
+    seconds, minutes = sym.bars.rings["1s"], sym.bars.rings["1m"]
+    known = False
+    for i, lookback in enumerate(LOOKBACKS_S):
+        ring, back = (seconds, lookback) if lookback <= 60 and len(seconds) >= lookback else (minutes, lookback // 60)
+        if back < 1 or len(ring) < back:
+            continue
+        then = ring.last(back)[0, COL["close"]]
+        if then > 0:
+            out[i], known = math.log(price / then) * BP, True
+    return out, known
+
+
 def position_block(pos: PositionInfo | dict | None, price: float | None, now_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """(8,) features and (8,) mask; a missing input gives zeros with the mask off."""
     f = np.zeros(8)
@@ -287,6 +309,8 @@ class StateBuilder:
         blocks["williams_pivots"] = self.structure.update(eth.bars.rings)
         keys["williams_pivots"] = (id(self.structure), self.structure.version)
         blocks["market_regime"] = self.regime.compute(eth, btc)
+        rows = [trailing_returns(sym) for sym in (eth, btc)]
+        blocks["trailing_returns"] = (np.stack([r for r, _ in rows]), np.array([k for _, k in rows]))
         blocks["position"] = position_block(position, eth.last_price, now_ns)
         for b in self.schema.blocks:
             self._write(b.name, *blocks[b.name], keys.get(b.name))

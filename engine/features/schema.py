@@ -2,9 +2,9 @@
 
 This is the contract between the state builder (engine/features/builder.py) and the models:
 models size their inputs from it and refuse checkpoints saved under another schema.
-The market and model blocks sum to 15,798 floats: ETH ticks 3,000 + ETH 1s/1m/1h/1d bars
-9,600 + BTC 1m bars 2,400 + CNN hidden 512 + CNN predictions 16 + pivots 250 + regime 20.
-The 8-float position/account block comes last, for 15,806 in all.
+The market and model blocks sum to 15,814 floats: ETH ticks 3,000 + ETH 1s/1m/1h/1d bars
+9,600 + BTC 1m bars 2,400 + CNN hidden 512 + CNN predictions 16 + pivots 250 + regime 20 +
+trailing returns 16. The 8-float position/account block comes last, for 15,822 in all.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ HORIZONS: tuple[tuple[str, int], ...] = (("1m", 60), ("5m", 300), ("15m", 900), 
 LABELLED_HORIZONS: tuple[tuple[str, int], ...] = HORIZONS[:3]
 CNN_PREDICTIONS = len(HORIZONS) * 4
 POSITION_FEATURES = 8
+# Trailing returns: each symbol's return from LOOKBACKS_S seconds ago to now, in bp. Why a
+# block of its own: a bar block shows a move on the bar grid (BTC's 1m bar in progress is
+# 0 to 59 s old), while a move that will echo, or persist, is a move over the last N
+# seconds whenever the decision is taken. The first four come from 1s bars, the rest from
+# 1m bars (which kline-only data also has).
+LOOKBACKS_S: tuple[int, ...] = (5, 15, 30, 60, 120, 300, 900, 3600)
 COB_FEATURES = 48  # the COB model's own input (listed in engine/features/cob.py); not part of the state vector
 
 # Time-series blocks: these also form the CNN's market tensor (features as channels x time).
@@ -56,6 +62,7 @@ BLOCKS: tuple[Block, ...] = TIME_BLOCKS + (
     Block("cnn_predictions", (CNN_PREDICTIONS,), "EnhancedCNN predictions (masked until the CNN runs)"),
     Block("williams_pivots", (PIVOT_LEVELS, PIVOT_FEATURES), "Williams market structure, 5 levels"),
     Block("market_regime", (REGIME_FEATURES,), "volatility, trend and liquidity regime"),
+    Block("trailing_returns", (2, len(LOOKBACKS_S)), "ETH and BTC returns over the last 5 s .. 1 h, bp"),
     Block("position", (POSITION_FEATURES,), "position and account state"),
 )
 

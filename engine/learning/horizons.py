@@ -1,6 +1,6 @@
 """Multi-horizon outcomes: what the market did 1m, 5m and 15m after a decision.
 
-Every `every_s` of event time one decision's state and raw side scores are kept; as each
+Every `every_s` of event time one decision's state and calibration inputs are kept; as each
 horizon passes its realised return is recorded, and at the last horizon the labels are
 complete (they are persisted and trained by engine/learning/schedule.py). A move smaller
 than the round-trip cost is labelled "flat" (a trade would not have paid), not skipped:
@@ -33,7 +33,7 @@ class Pending:
     ts_ns: int
     price: float
     state: StateArrays
-    scores: dict[str, float]   # the ensemble's raw BUY/SELL scores at the decision
+    calibration: dict[str, list[float]]  # side -> the models' logit scores at the decision (decision/calibration.py)
     returns_bp: dict[int, float] = field(default_factory=dict)
 
 
@@ -41,7 +41,7 @@ class Pending:
 class MaturedLabels:
     signal_id: str
     state: StateArrays
-    scores: dict[str, float]
+    calibration: dict[str, list[float]]
     returns_bp: dict[int, float]                # horizon seconds -> log return, bp
     labels: HorizonLabels                       # every CNN horizon; unlabelled ones None
     rows: list[tuple[str, int, float, str, int]]  # horizon_outcomes rows for the ledger
@@ -69,13 +69,13 @@ class HorizonLabeler:
         self._last_ns: int | None = None
 
     def track(self, signal_id: str, ts_ns: int, price: float | None, state: StateArrays,
-              scores: dict[str, float]) -> bool:
+              calibration: dict[str, list[float]]) -> bool:
         if price is None or not price > 0:
             return False
         if self._last_ns is not None and ts_ns - self._last_ns < self.every_ns:
             return False
         self._last_ns = ts_ns
-        self.pending.append(Pending(signal_id, ts_ns, price, state, scores))
+        self.pending.append(Pending(signal_id, ts_ns, price, state, calibration))
         return True
 
     def advance(self, now_ns: int, price: float | None) -> list[MaturedLabels]:
@@ -95,5 +95,5 @@ class HorizonLabeler:
                 c = label_of(r, self.cost_bp)
                 labels[HORIZON_NAMES[h]] = {"class": c, "return": r / 100.0}  # percent, the CNN's unit
                 rows.append((item.signal_id, h, r, CLASS_NAMES[c], now_ns))
-            done.append(MaturedLabels(item.signal_id, item.state, item.scores, item.returns_bp, labels, rows, now_ns))
+            done.append(MaturedLabels(item.signal_id, item.state, item.calibration, item.returns_bp, labels, rows, now_ns))
         return done

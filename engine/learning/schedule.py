@@ -112,8 +112,8 @@ class LabelTraining:
         if self.calibrator is None:
             return
         move, cost = matured.returns_bp[self.trade_horizon_s], self.labeler.cost_bp
-        self.calibrator.add(matured.scores[str(Side.BUY)], label_of(move, cost) == UP)
-        self.calibrator.add(matured.scores[str(Side.SELL)], label_of(move, cost) == DOWN)
+        self.calibrator.add(matured.calibration[str(Side.BUY)], label_of(move, cost) == UP)
+        self.calibrator.add(matured.calibration[str(Side.SELL)], label_of(move, cost) == DOWN)
 
     @property
     def idle(self) -> bool:

@@ -185,7 +185,7 @@ class Engine:
         self.signals += 1
         await self.ledger.record_signals(policy.take_unsaved())
         now, mid = self.clock.now_ns(), self.market[self.traded].mid
-        self.labels.labeler.track(signal.id, now, mid, signal.state, signal.outputs["scores"])
+        self.labels.labeler.track(signal.id, now, mid, signal.state, signal.outputs["calibration"])
         self.labels.advance(now, mid)
         await self.autotrader.act(signal, pos, auto=self.auto, feed_healthy=FeedState(self.market.feed_state).healthy)
 

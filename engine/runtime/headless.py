@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 
 from engine.core.enums import Source
 from engine.core.units import BP
+from engine.core.bootstrap import bootstrap_mean
 from engine.runtime.engine import Engine
 from engine.runtime.shutdown import StopOnSignals, drain_bounded
 from engine.venues.sim import sim_edge, venue_detail
@@ -38,12 +40,32 @@ def loss_trend(history: list[tuple[int, float]], n: int = 20) -> dict[str, Any]:
     return {"first_mean": sum(head) / len(head), "last_mean": sum(tail) / len(tail)}
 
 
-def greedy_stats(closed: list[dict]) -> dict[str, Any]:
-    """Trades the models opened greedily: count, win rate and mean net bp of notional."""
-    greedy = [t for t in closed if t.get("open_source") == Source.AUTO]
-    net_bp = [t["pnl"] / (t["qty"] * t["entry_price"]) * BP for t in greedy if t["qty"] and t["entry_price"]]
-    return {"trades": len(greedy), "win_rate": sum(1 for t in greedy if t["pnl"] > 0) / len(greedy) if greedy else None,
-            "net_bp_per_trade": sum(net_bp) / len(net_bp) if net_bp else None}
+LATE_SHARE = 0.4  # "late": trades opened in the last 40 % of the session's event time
+HOUR_NS = 3_600 * 1_000_000_000
+
+
+def trade_stats(trades: list[dict]) -> dict[str, Any]:
+    """Count, win rate and mean net bp of notional, with a 95 % CI from a bootstrap over
+    event-time hours (trades in the same hour share a market; None below two hours)."""
+    net_bp = [t["pnl"] / (t["qty"] * t["entry_price"]) * BP for t in trades if t["qty"] and t["entry_price"]]
+    hours = [t["entry_ns"] // HOUR_NS for t in trades if t["qty"] and t["entry_price"]]
+    ci = bootstrap_mean(net_bp, hours) if net_bp else None
+    return {"trades": len(trades), "win_rate": sum(1 for t in trades if t["pnl"] > 0) / len(trades) if trades else None,
+            "net_bp_per_trade": sum(net_bp) / len(net_bp) if net_bp else None,
+            "net_bp_ci95": [ci.low, ci.high] if ci is not None and math.isfinite(ci.low) else None}
+
+
+def opened_by_stats(closed: list[dict], start_ns: int | None = None, end_ns: int | None = None,
+                 source: Source = Source.AUTO) -> dict[str, Any]:
+    """`trade_stats` of the trades the models opened greedily (or by `source`), over the
+    session and over its last 40 % of event time ("late": what the models do once they
+    have learned, not while they learn)."""
+    mine = [t for t in closed if t.get("open_source") == source]
+    out = trade_stats(mine)
+    if start_ns is not None and end_ns is not None:
+        cut = start_ns + (1 - LATE_SHARE) * (end_ns - start_ns)
+        out["late"] = trade_stats([t for t in mine if t["entry_ns"] >= cut])
+    return out
 
 
 def summarize(engine: Engine, session_closed: list[dict], wall_s: float, *, stopped_by: str | None = None,
@@ -94,7 +116,8 @@ def summarize(engine: Engine, session_closed: list[dict], wall_s: float, *, stop
         # the edge statistics count greedy trades only
         "opened_by": {str(src): sum(1 for t in session_closed if t.get("open_source") == src)
                       for src in (Source.AUTO, Source.EXPLORE, Source.MANUAL)},
-        "greedy": greedy_stats(session_closed),
+        "greedy": opened_by_stats(session_closed, engine.first_event_ns, engine.clock.now_ns()),
+        "explored": opened_by_stats(session_closed, engine.first_event_ns, engine.clock.now_ns(), Source.EXPLORE),
         "signals_refused": engine.autotrader.summary(),
         "training_events": dict(engine.session_training),
         "training_lag_event_s": engine.training.summary(),  # mode, count, p50, max, labels_dropped

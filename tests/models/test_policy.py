@@ -12,7 +12,7 @@ import torch
 
 from engine.core.enums import ModelName, Side
 from engine.decision.ports import LabelledState, StateArrays, TradeExperience
-from engine.features.schema import COB_FEATURES, SCHEMA
+from engine.features.schema import BAR_FEATURES, COB_FEATURES, SCHEMA
 from models.cnn import DOWN, FLAT, HORIZONS, UP, CNNLearner, cnn_loss, labels_to_arrays
 from models.cob_rl import COBRLAgent
 from models.dqn import DQNAgent
@@ -139,17 +139,20 @@ def test_a_label_batch_is_one_cnn_step_whose_loss_is_the_mean_of_its_samples_los
 def test_labels_teach_the_dqn_both_sides_of_a_planted_signal() -> None:
     """Every labelled decision teaches the DQN what BUY and SELL would have netted, whichever
     was taken: with one state feature that predicts the move (as BTC's last bar predicts ETH's
-    next move on the lead-lag SIM) among 200 noise features, out-of-sample Q(BUY) - Q(SELL)
+    next move on the lead-lag SIM) beside eight noise features, out-of-sample Q(BUY) - Q(SELL)
     ranks states by it."""
     torch.manual_seed(0)
     rng = np.random.default_rng(3)
     dqn = DQNAgent(memory_capacity=4000, learn_start=32, rng=np.random.default_rng(0))
     policy = TrainingPolicy(CNNLearner(), dqn, COBRLAgent(), TrainingStats("cpu"), dqn_batch_size=32)
-    start, _ = SCHEMA.offsets()["btc_ohlcv_1m"]
+    _, end = SCHEMA.offsets()["btc_ohlcv_1m"]
+    start = end - BAR_FEATURES + 7  # the newest BTC bar's return
 
     def sample() -> tuple[StateArrays, float]:
         state = _state(rng)
-        state.vector[200:] = 0.0  # 200 noise features, the rest masked (a bars-only state is 75 % zeros)
+        state.vector[:] = 0.0  # the newest ETH 1m bar as noise, the rest masked
+        noise_start = SCHEMA.offsets()["eth_ohlcv_1m"][1] - BAR_FEATURES
+        state.vector[noise_start:noise_start + BAR_FEATURES] = rng.standard_normal(BAR_FEATURES)
         signal = float(rng.standard_normal())
         state.vector[start] = signal
         return state, 12.0 * signal + 6.0 * float(rng.standard_normal())
@@ -160,10 +163,11 @@ def test_labels_teach_the_dqn_both_sides_of_a_planted_signal() -> None:
                                          for s, m in batch])
         assert [e["model"] for e in events] == ["cnn", "dqn", "cob_rl"]
     held_out = [sample() for _ in range(200)]
-    vectors = policy._dqn_vectors([s for s, _ in held_out])
+    vectors = np.stack([s.vector for s, _ in held_out])
     with torch.no_grad():
         q = dqn.online(torch.from_numpy(vectors)).numpy()
     edge = q[:, 0] - q[:, 1]
     signals = [s.vector[start] for s, _ in held_out]
     assert np.corrcoef(edge, signals)[0, 1] > 0.3  # untrained: ~0 ± 0.07 at n = 200
-    assert dqn.online.norm.count[start] == 960, "the input scaling was fitted on the training states only"
+    view_index = int(np.flatnonzero(dqn.online.view.numpy() == start)[0])
+    assert dqn.online.norm.count[view_index] == 960, "the input scaling was fitted on the training states only"

@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 
 from engine.core.enums import Action, Side
-from engine.decision.calibration import Calibrator, fit_platt
+from engine.decision.calibration import Calibrator, fit_logistic, fit_platt, inputs_of, logit
+from engine.core.enums import ModelName
 from engine.decision.policy import greedy_action
 
 
 def test_no_probability_until_enough_outcomes():
     cal = Calibrator(window=100, refit_every=10, min_pairs=20)
     for i in range(19):
-        cal.add(0.6, i % 2 == 0)
-    assert not cal.ready and cal.p_win(0.9) is None
-    cal.add(0.6, True)
-    assert cal.ready and cal.p_win(0.9) is not None
+        cal.add((logit(0.6),), i % 2 == 0)
+    assert not cal.ready and cal.p_win((logit(0.9),)) is None
+    cal.add((logit(0.6),), True)
+    assert cal.ready and cal.p_win((logit(0.9),)) is not None
 
 
 def test_scores_on_a_wrong_scale_are_mapped_to_the_frequencies_they_win_at():
@@ -28,9 +29,9 @@ def test_scores_on_a_wrong_scale_are_mapped_to_the_frequencies_they_win_at():
     cal = Calibrator(window=4000, refit_every=100, min_pairs=200)
     for _ in range(2000):
         score = 0.9 if rng.random() < 0.5 else 0.6
-        cal.add(score, rng.random() < (0.30 if score == 0.9 else 0.10))
-    assert cal.p_win(0.9) == pytest.approx(0.30, abs=0.04)
-    assert cal.p_win(0.6) == pytest.approx(0.10, abs=0.03)
+        cal.add((logit(score),), rng.random() < (0.30 if score == 0.9 else 0.10))
+    assert cal.p_win((logit(0.9),)) == pytest.approx(0.30, abs=0.04)
+    assert cal.p_win((logit(0.6),)) == pytest.approx(0.10, abs=0.03)
     assert cal.win_rate == pytest.approx(0.20, abs=0.03)
 
 
@@ -40,6 +41,31 @@ def test_uninformative_scores_calibrate_to_the_base_rate():
     a, b = fit_platt(scores, rng.random(3000) < 0.3)
     assert abs(a) < 0.2  # the score says nothing, so its slope is ~0
     assert 1 / (1 + np.exp(-b)) == pytest.approx(0.3, abs=0.03)
+
+
+def test_the_fit_weights_each_model_by_what_its_scores_are_worth():
+    """Stacking: one model's score predicts the outcome, another's is noise. The fit leans
+    on the first and ignores the second, so a confident noise model cannot move P(win),
+    and the informative model's strong score reaches the threshold that the two models'
+    mean would not."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    skilled = rng.standard_normal(n)
+    noise = rng.standard_normal(n)
+    won = rng.random(n) < 1 / (1 + np.exp(-(1.5 * skilled - 1.0)))
+    w = fit_logistic(np.stack([noise, skilled], axis=1), won)
+    assert abs(w[0]) < 0.15 and w[1] == pytest.approx(1.5, abs=0.2) and w[2] == pytest.approx(-1.0, abs=0.2)
+    cal = Calibrator(window=n, refit_every=n, min_pairs=n)
+    for a, b, y in zip(noise, skilled, won):
+        cal.add((a, b), y)
+    assert cal.p_win((0.0, 2.0)) > 0.8 and cal.p_win((3.0, 0.0)) < 0.35
+
+
+def test_a_model_that_does_not_vote_enters_as_zero():
+    per_model = {ModelName.CNN: {Side.BUY: 0.7, Side.SELL: 0.2}, ModelName.DQN: {Side.BUY: 0.5, Side.SELL: 0.5},
+                 ModelName.COB_RL: None}
+    assert inputs_of(per_model, Side.BUY) == pytest.approx((logit(0.7), 0.0, 0.0))
+    assert inputs_of(per_model, Side.SELL) == pytest.approx((logit(0.2), 0.0, 0.0))
 
 
 def test_greedy_action_flat_holding_and_calibrating():

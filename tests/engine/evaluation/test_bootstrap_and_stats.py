@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.evaluation.bootstrap import (bootstrap_day_paired_difference, bootstrap_mean,
+from engine.core.bootstrap import (bootstrap_day_paired_difference, bootstrap_mean,
                                          bootstrap_paired_difference, bootstrap_statistic)
 from engine.evaluation.records import NS_PER_DAY, Trade, trade_arrays
 from engine.evaluation.trade_stats import hit_rate, profit_factor, trade_stats

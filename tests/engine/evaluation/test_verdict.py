@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.evaluation.baselines import RandomBand
-from engine.evaluation.bootstrap import Interval
+from engine.core.bootstrap import Interval
 from engine.evaluation.evidence import variant_report
 from engine.evaluation.records import Costs, trade_arrays
 from engine.evaluation.verdict import (EDGE, EDGE_AND_LEARNING, LEAKAGE, NO_EDGE, EdgeEvidence,

@@ -16,6 +16,7 @@ EXPECTED = [
     ("cnn_predictions", (16,)),
     ("williams_pivots", (5, 50)),
     ("market_regime", (20,)),
+    ("trailing_returns", (2, 8)),
     ("position", (8,)),
 ]
 
@@ -25,8 +26,8 @@ def test_blocks_in_order_with_their_shapes():
 
 
 def test_dimensions():
-    assert SCHEMA.dim == 15_806
-    assert SCHEMA.market_dim == 15_798 == 3_000 + 9_600 + 2_400 + 512 + 16 + 250 + 20
+    assert SCHEMA.dim == 15_822
+    assert SCHEMA.market_dim == 15_814 == 3_000 + 9_600 + 2_400 + 512 + 16 + 250 + 20 + 16
     assert SCHEMA.market_channels == 56 and SCHEMA.market_steps == 300
     assert COB_FEATURES == 48
 

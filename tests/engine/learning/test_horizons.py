@@ -18,7 +18,7 @@ T0 = 1_723_075_200 * NS_PER_S
 COST_BP = 4.0  # 2 x 0.02% taker fee
 TENSOR = np.zeros((4, 3), dtype=np.float32)
 STATE = StateArrays(np.zeros(5, np.float32), TENSOR, np.zeros(2, np.float32))
-SCORES = {"buy": 0.4, "sell": 0.3}
+SCORES = {"buy": [0.4, -0.2, 0.0], "sell": [-0.4, 0.2, 0.0]}  # calibration inputs
 
 
 def at(seconds: float) -> int:

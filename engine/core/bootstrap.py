@@ -1,4 +1,7 @@
-"""Day-block bootstrap: confidence intervals that respect same-day dependence.
+"""Block bootstrap: confidence intervals that respect same-day (or same-hour) dependence.
+
+Used by `tickdesk evaluate` (blocks are UTC days) and by the session summary (blocks are
+event-time hours, engine/runtime/headless.py).
 
 Trades (or predictions) on one UTC day share a regime: volatility, trend, a news shock. Treating
 them as independent makes every interval too narrow. So the resampling unit is the day: each
