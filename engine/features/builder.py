@@ -18,9 +18,10 @@ second last; slots older than the oldest held trade are masked):
   6 signed volume sign*log1p(|buy - sell|)  7 log1p(mean trade size)
   8 first-to-last price change within the slot, bp  9 log1p(largest trade)
 Trailing returns (2 x 8, engine/features/schema.py LOOKBACKS_S): row 0 ETH, row 1 BTC;
-  10,000*log(last price / the close LOOKBACK seconds ago), from the 1s bars up to 60 s and
-  from the 1m bars beyond (and at 60 s when there are no 1s bars, as on kline data); a
-  lookback older than the bars held is 0 (the row's mask is off when none is known).
+  10,000*log(last price / the close of the newest bar that closed at least LOOKBACK
+  seconds ago), from the 1s bars up to 60 s and from the 1m bars beyond (and at 60 s when
+  there are no 1s bars, as on kline data); a lookback older than the bars held is 0
+  (the row's mask is off when none is known).
 Position block (8): 0 side -1/0/+1  1 size / configured size  2 unrealised PnL, percent
   3 log1p(hold seconds)  4 equity change since start, percent  5 max favourable and 6 max
   adverse excursion, percent (masked unless given)  7 position notional / equity.
@@ -170,8 +171,11 @@ def tick_block(ticks: np.ndarray, now_ns: int, full_ring: bool) -> tuple[np.ndar
     return out, mask
 
 
-def trailing_returns(sym: SymbolMarket | None) -> tuple[np.ndarray, bool]:
-    """One symbol's row of the trailing-returns block and whether any of it is known."""
+def trailing_returns(sym: SymbolMarket | None, now_ns: int) -> tuple[np.ndarray, bool]:
+    """One symbol's row of the trailing-returns block and whether any of it is known: for
+    each lookback L, the return from the close of the newest bar that closed at least L
+    seconds ago to the last price (1s bars up to 60 s, 1m bars beyond, or at 60 s when there
+    are no 1s bars, as on kline data, where the newest 1m bar closed just now)."""
     out = np.zeros(len(LOOKBACKS_S))
     price = sym.last_price if sym is not None else None
     if price is None or not price > 0:
@@ -179,10 +183,16 @@ def trailing_returns(sym: SymbolMarket | None) -> tuple[np.ndarray, bool]:
     seconds, minutes = sym.bars.rings["1s"], sym.bars.rings["1m"]
     known = False
     for i, lookback in enumerate(LOOKBACKS_S):
-        ring, back = (seconds, lookback) if lookback <= 60 and len(seconds) >= lookback else (minutes, lookback // 60)
-        if back < 1 or len(ring) < back:
+        ring = seconds if lookback <= 60 and len(seconds) > lookback else minutes
+        if len(ring) == 0 or lookback * NS_PER_S < ring.step_ns:
+            continue  # a 5 s return is not to be had from minutes
+        step_s = ring.step_ns / NS_PER_S
+        newest = ring.latest()
+        age_s = now_ns / NS_PER_S - (newest[COL["open_time_s"]] + step_s)  # how long ago it closed
+        back = max(math.ceil((lookback - age_s) / step_s - 1e-9), 0)  # bars older than the newest
+        if back >= len(ring):
             continue
-        then = ring.last(back)[0, COL["close"]]
+        then = ring.last(back + 1)[0, COL["close"]]
         if then > 0:
             out[i], known = math.log(price / then) * BP, True
     return out, known
@@ -309,7 +319,7 @@ class StateBuilder:
         blocks["williams_pivots"] = self.structure.update(eth.bars.rings)
         keys["williams_pivots"] = (id(self.structure), self.structure.version)
         blocks["market_regime"] = self.regime.compute(eth, btc)
-        rows = [trailing_returns(sym) for sym in (eth, btc)]
+        rows = [trailing_returns(sym, now_ns) for sym in (eth, btc)]
         blocks["trailing_returns"] = (np.stack([r for r, _ in rows]), np.array([k for _, k in rows]))
         blocks["position"] = position_block(position, eth.last_price, now_ns)
         for b in self.schema.blocks:

@@ -139,3 +139,51 @@ def test_order_flow_imbalance_sign():
     f, m = tracker.features(book, np.empty((0, 4)), NS_PER_S + 2)
     assert m[22] and f[22] == pytest.approx(2.0 / 2.0)  # +2 bid size / mean L1 size 2
     assert f[16] == pytest.approx(2 * 3 / 4 - 1)
+
+
+def _minute_bars(symbol: str, closes: list[float], t0_s: int = 1_748_563_200) -> list:
+    from engine.core.events import BarEvent
+    return [BarEvent((t0_s + 60 * i) * NS_PER_S, symbol, "1m", c, c, c, c, 1.0) for i, c in enumerate(closes)]
+
+
+def test_trailing_returns_on_kline_bars_reach_back_whole_closed_minutes():
+    """On kline data a decision comes as a bar closes: the 60 s return is from the close of
+    the bar before it, 120 s from two before; no 5-30 s return exists without 1s bars."""
+    from engine.features.builder import trailing_returns
+    from engine.features.schema import LOOKBACKS_S
+
+    closes = [100.0 * (1.001 ** i) for i in range(20)]  # +10 bp a minute
+    market = MarketState(SYMS, EventClock())
+    bars = _minute_bars("ETH/USDT", closes)
+    for bar in bars:
+        market.apply(bar)
+    now_ns = market.clock.now_ns()
+    assert now_ns == bars[-1].ts_ns + 60 * NS_PER_S  # the newest bar closed just now
+    row, known = trailing_returns(market.by_symbol["ETH/USDT"], now_ns)
+    got = dict(zip(LOOKBACKS_S, row))
+    assert known and all(got[s] == 0.0 for s in (5, 15, 30))
+    assert got[60] == pytest.approx(10.0 * np.log(1.001) * 1e3, rel=1e-6)
+    assert got[300] == pytest.approx(5 * got[60], rel=1e-6)
+    assert got[3600] == 0.0  # 20 minutes held: an hour ago is unknown
+    none, known_none = trailing_returns(market.by_symbol["BTC/USDT"], now_ns)
+    assert not known_none and not none.any()
+
+
+def test_trailing_returns_on_trades_come_from_the_seconds():
+    """With a trade every second, the 5 s return is from the close of the second that
+    ended 5 s before the last trade's second ended."""
+    from engine.core.enums import Side
+    from engine.core.events import TradeEvent
+    from engine.features.builder import trailing_returns
+    from engine.features.schema import LOOKBACKS_S
+
+    market = MarketState(SYMS, EventClock())
+    t0 = 1_748_563_200 * NS_PER_S
+    for i in range(200):
+        market.apply(TradeEvent(t0 + i * NS_PER_S + NS_PER_S // 2, "ETH/USDT", 100.0 + 0.01 * i, 1.0, Side.BUY))
+    market.apply(TradeEvent(t0 + 200 * NS_PER_S, "ETH/USDT", 102.0, 1.0, Side.BUY))  # closes second 199
+    row, known = trailing_returns(market.by_symbol["ETH/USDT"], market.clock.now_ns())
+    got = dict(zip(LOOKBACKS_S, row))
+    assert known
+    assert got[5] == pytest.approx(np.log(102.0 / (100.0 + 0.01 * 194)) * 1e4, rel=1e-6)
+    assert got[60] == pytest.approx(np.log(102.0 / (100.0 + 0.01 * 139)) * 1e4, rel=1e-6)
