@@ -124,6 +124,7 @@ class ModelSettings(_Section):
     label_batch_max: int = Field(ge=1, le=1024)
     label_queue_max: int = Field(ge=1)
     trade_horizon: Literal["1m", "5m", "15m"]
+    cnn_labels_per_step: int = Field(ge=1, le=32)
     calibration_window: int = Field(ge=10)
     calibration_refit_every: int = Field(ge=1)
     calibration_min_pairs: int = Field(ge=10)

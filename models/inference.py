@@ -50,6 +50,7 @@ class _InferenceCopy:
         self.dqn = inference_net(dqn)
         self.lock = threading.Lock()
         self.versions = dict(versions)
+        self.cnn_generation = 0  # which state of the trained CNN this copy holds
 
 
 class Inference:
@@ -63,13 +64,19 @@ class Inference:
         self.device = device
         self.threads = threads
 
-    def publish(self, versions: Mapping[ModelName, int]) -> None:
-        """Copy the trained weights into the spare copy, then make it live (worker thread)."""
+    def publish(self, versions: Mapping[ModelName, int], cnn_generation: int = 0) -> None:
+        """Copy the trained weights into the spare copy, then make it live (worker thread).
+        `cnn_generation` counts the changes to the trained CNN (models/policy.py): the CNN is
+        copied only when the spare holds another generation. Why: a label job that trained
+        the DQN alone (the CNN steps every few labels) must not copy the CNN's 1.2M weights;
+        the DQN and COB models are small and always copied."""
         cnn, dqn, cob = self._trained
         spare_index = 1 - self._live
         spare = self._copies[spare_index]
         with spare.lock, torch.no_grad():
-            spare.cnn.load_state_dict(cnn.state_dict())
+            if spare.cnn_generation != cnn_generation:
+                spare.cnn.load_state_dict(cnn.state_dict())
+                spare.cnn_generation = cnn_generation
             spare.dqn.load_state_dict(dqn.state_dict())
             spare.cob.load_state_dict(cob.state_dict())
             spare.versions = dict(versions)

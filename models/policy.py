@@ -7,8 +7,14 @@ otherwise (engine/learning/horizons.py `label_of`). BUY would have netted move -
 SELL -move - cost, whichever side was taken.
 
 A matured label batch (`train_on_labels`), every few seconds:
-  - CNN: one step on every sample's multi-horizon classes and returns, rehearsed with
-    older labelled samples up to a batch of LABEL_BATCH (models/label_memory.py).
+  - CNN: the samples' multi-horizon classes and returns wait until `cnn_labels_per_step`
+    of them have come (`[models] cnn_labels_per_step`, 8), then one step trains on them,
+    rehearsed with older labelled samples up to a batch of LABEL_BATCH
+    (models/label_memory.py). Why: a CNN step costs the same for 1 new sample and 31
+    rehearsed as for 8 new and 24 rehearsed, and on 1m bars every decision is labelled, so
+    one step per label was ~60 % of a replay's CPU (py-spy, 4 h of the Bybit month). The
+    CNN's learning from a label trails it by at most 7 more labels; deterministic, like the
+    rest. Samples still waiting when a session ends are not trained (at most 7).
   - DQN: both sides of every decision that has its state and trade-horizon move are stored
     as terminal transitions with reward = net return / BP_PER_REWARD, then one prioritized
     replay step per LABELS_PER_REPLAY labels. The DQN is therefore a contextual bandit: its
@@ -63,7 +69,7 @@ class TrainingPolicy:
     Runs on the trainer's worker thread only."""
 
     def __init__(self, cnn: CNNLearner, dqn: DQNAgent, cob: COBRLAgent, stats: TrainingStats,
-                 dqn_batch_size: int, seed: int | None = None) -> None:
+                 dqn_batch_size: int, seed: int | None = None, cnn_labels_per_step: int = 1) -> None:
         self.cnn, self.dqn, self.cob = cnn, dqn, cob
         self.stats = stats
         self.dqn_batch_size = dqn_batch_size
@@ -71,6 +77,9 @@ class TrainingPolicy:
         self.cnn_memory = LabelMemory(LABEL_MEMORY, rng)  # rehearsal (models/label_memory.py)
         self.cob_memory = LabelMemory(LABEL_MEMORY, rng)
         self._labels_pending = 0  # labels stored since the last label replay step
+        self.cnn_labels_per_step = cnn_labels_per_step
+        self._cnn_waiting: list[tuple[np.ndarray, ...]] = []  # label samples for the next CNN step
+        self.cnn_generation = 0  # bumped whenever the CNN's weights or input scaling may have changed
 
     def train_on_outcome(self, experience: TradeExperience, remember: bool = True) -> list[TrainingEvent]:
         """Train every model that contributed to the trade; one event per such model, in
@@ -104,13 +113,15 @@ class TrainingPolicy:
                 continue
             t0 = time.perf_counter()
             loss = steps[name](w) if inputs_ok else math.nan
+            if name is ModelName.CNN and inputs_ok:
+                self.cnn_generation += 1
             events.append(self.stats.record(name, w, loss, t0, warmup=(len(self.dqn.memory), self.dqn_batch_size)))
         log_trade_trained(float(experience.pnl), reward)
         return events
 
     def train_on_labels(self, batch: Sequence[LabelledState]) -> list[TrainingEvent]:
-        """One step of each model on a batch of decisions' matured labels (module docstring):
-        one event per model that stepped, CNN first.
+        """Each model's step on a batch of decisions' matured labels (module docstring): one
+        event per model that stepped, CNN first (when its samples made a step).
 
         Why batches: labels can mature faster than the models step through them one at a
         time (a replay at max speed, a slow machine); a batch keeps each sample's loss term
@@ -123,14 +134,17 @@ class TrainingPolicy:
         classes = np.stack([c for c, _ in arrays])
         returns = np.stack([r for _, r in arrays])
         weights = np.array([sample.weight for sample in batch], np.float32)
-        mean_weight = float(weights.mean())
-        finite = bool(np.isfinite(market).all())
-        new = (market, classes, returns, weights)
-        loss = self.cnn.train_step(*self.cnn_memory.with_replay(*new, batch=LABEL_BATCH))
-        if finite:  # after the step: a step uses the scaling fitted on earlier batches
-            self.cnn.net.norm.observe(self.cnn.tensor(market))
-            self.cnn_memory.add(*new)
-        events = [self.stats.record(ModelName.CNN, mean_weight, loss, t0, quiet=True)]
+        self._cnn_waiting.append((market, classes, returns, weights))
+        events = []
+        if sum(len(part[0]) for part in self._cnn_waiting) >= self.cnn_labels_per_step:
+            new = tuple(np.concatenate(cols) for cols in zip(*self._cnn_waiting))
+            self._cnn_waiting = []
+            loss = self.cnn.train_step(*self.cnn_memory.with_replay(*new, batch=LABEL_BATCH))
+            self.cnn_generation += 1
+            if bool(np.isfinite(new[0]).all()):  # after the step: it used the scaling fitted on earlier batches
+                self.cnn.net.norm.observe(self.cnn.tensor(new[0]))
+                self.cnn_memory.add(*new)
+            events.append(self.stats.record(ModelName.CNN, float(new[3].mean()), loss, t0, quiet=True))
         sided = [(shaped_state(s.state), s) for s in batch if s.state is not None and s.move_bp is not None
                  and math.isfinite(s.move_bp)]
         sided = [(state, s) for state, s in sided if _finite(state)]

@@ -95,6 +95,7 @@ class Trainer:
         dqn_memory_capacity: int = 10_000,
         train_threads: int | None = None,
         infer_threads: int = 1,
+        cnn_labels_per_step: int = 1,
     ) -> None:
         if _IMPORT_ERROR is not None:
             raise ModelsUnavailable(f"PyTorch is not available ({_IMPORT_ERROR}); predictions are disabled")
@@ -116,7 +117,8 @@ class Trainer:
                                            self.cnn, self.dqn, self.cob, self.stats, data_detail=data_detail,
                                            allow_other_venue=allow_other_venue)
         self.registry.load_all()
-        self.policy = TrainingPolicy(self.cnn, self.dqn, self.cob, self.stats, dqn_batch_size, seed=seed)
+        self.policy = TrainingPolicy(self.cnn, self.dqn, self.cob, self.stats, dqn_batch_size, seed=seed,
+                                     cnn_labels_per_step=cnn_labels_per_step)
         self.inference = Inference(self.cnn.net, self.dqn.online, self.cob.net, self.stats.snapshot_versions(),
                                    self.device, infer_threads)
         self._jobs_since_save = 0
@@ -241,7 +243,7 @@ class Trainer:
         """Run one training step, publish its weights to inference, and checkpoint every
         `checkpoint_every` jobs."""
         events = step(*args)
-        self.inference.publish(self.stats.snapshot_versions())
+        self.inference.publish(self.stats.snapshot_versions(), self.policy.cnn_generation)
         self._jobs_since_save += 1
         if self._jobs_since_save >= self.checkpoint_every:
             self._save()

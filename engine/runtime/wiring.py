@@ -39,7 +39,8 @@ def make_trainer(settings: Settings, data_source: str, detail: str = "",
     try:
         trainer = Trainer(device=settings.models.device, checkpoint_dir=settings.checkpoint_path,
                           data_source=data_source, seed=settings.sim.seed, data_detail=detail,
-                          allow_other_venue=from_other_venue)
+                          allow_other_venue=from_other_venue,
+                          cnn_labels_per_step=settings.models.cnn_labels_per_step)
         trainer.start()
         c = settings.learning
         trainer = apply_controls(trainer, training=c.training, control=c.control, train_until=c.train_until,

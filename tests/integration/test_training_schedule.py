@@ -120,13 +120,17 @@ def test_lockstep_trains_everything_before_the_next_decision_with_zero_lag(two_r
                     assert nxt[model] >= version, f"the decision after {trade_id} ran on an older {model}"
         matured = sorted(ts for (ts,) in conn.execute("SELECT DISTINCT ts_ns FROM horizon_outcomes"))
         labels = conn.execute("SELECT COUNT(DISTINCT signal_id) FROM horizon_outcomes").fetchone()[0]
-        label_steps = conn.execute("SELECT model_version, ts_ns FROM training_events WHERE kind = 'horizon_label'"
-                                   " AND model = 'cnn' ORDER BY ts_ns").fetchall()
-    assert labels > 0 and [ts for _, ts in label_steps] == matured, "one CNN step at each moment labels matured"
-    for version, ts_ns in label_steps:
-        nxt = _next_decision(signals, ts_ns)
-        if nxt is not None:
-            assert nxt["cnn"] >= version, "the next decision's CNN had learned the labels"
+        label_steps = {model: conn.execute("SELECT model_version, ts_ns FROM training_events WHERE kind = 'horizon_label'"
+                                           " AND model = ? ORDER BY ts_ns", (model,)).fetchall() for model in ("cnn", "dqn")}
+    per_step = sim_settings().models.cnn_labels_per_step
+    assert labels > 0 and [ts for _, ts in label_steps["dqn"]] == matured, "a DQN step at each moment labels matured"
+    assert [ts for _, ts in label_steps["cnn"]] == matured[per_step - 1::per_step], \
+        f"a CNN step as every {per_step}th label matured (labels mature one at a time, 15 s apart)"
+    for model, steps in label_steps.items():
+        for version, ts_ns in steps:
+            nxt = _next_decision(signals, ts_ns)
+            if nxt is not None:
+                assert nxt[model] >= version, f"the next decision's {model} had learned the labels"
     assert run["summary"]["training_lag_event_s"] == {"mode": "lockstep", "count": trained_trades + labels,
                                                       "p50": 0.0, "max": 0.0, "labels_dropped": 0}
 
