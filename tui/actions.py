@@ -40,7 +40,8 @@ def session_summary(snap: EngineSnapshot) -> str:
     start = d.start_equity if d is not None else snap.equity
     ret = 100 * (snap.equity - start) / start if start else None
     return (f"{snap.venue_label} ended ({snap.feed_detail or snap.feed_state}): {covered} of event time · "
-            f"{s.trades} closed trades · win rate {fmt.pct(s.win_rate)} · equity {fmt.price(snap.equity)} "
+            f"{s.trades} closed trades · greedy win rate {fmt.pct(s.greedy_win_rate)} of {s.greedy_trades} · "
+            f"equity {fmt.price(snap.equity)} "
             f"({fmt.signed(ret, 3)}%)")
 
 

@@ -33,6 +33,9 @@ class WinStats:
     trades_per_hour: float | None   # per hour of event time
     by_source: dict[str, tuple[int, float | None]]
     by_model: dict[str, tuple[int, float | None]]
+    greedy_trades: int = 0          # opened by the models' own choice (not explored, not manual)
+    greedy_wins: int = 0
+    greedy_win_rate: float | None = None  # the edge statistic: greedy trades only
 
 
 def _rate(items: Sequence[TradeOutcome]) -> float | None:
@@ -52,6 +55,7 @@ def win_stats(outcomes: Sequence[TradeOutcome], span_ns: int | None = None) -> W
         return {k: (len(v), _rate(v)) for k, v in sorted(groups.items())}
 
     n = len(outcomes)
+    greedy = [t for t in outcomes if t.open_source == "auto"]
     return WinStats(
         trades=n,
         wins=sum(1 for t in outcomes if t.pnl > 0),
@@ -64,6 +68,9 @@ def win_stats(outcomes: Sequence[TradeOutcome], span_ns: int | None = None) -> W
         by_source=split(lambda t: t.open_source),
         # a manual trade has no lead model: the trader decided, whatever the models said
         by_model=split(lambda t: t.dominant_model if t.open_source != "manual" else None),
+        greedy_trades=len(greedy),
+        greedy_wins=sum(1 for t in greedy if t.pnl > 0),
+        greedy_win_rate=_rate(greedy),
     )
 
 

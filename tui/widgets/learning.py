@@ -156,10 +156,14 @@ class WinRatePane(Static):
             self.update(Text("no closed trades yet", style="dim"))
             return
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append("win rate ", style="dim")
-        t.append(f"{fmt.pct(s.win_rate)}", style="bold")
-        t.append(f"  ({s.wins}/{s.trades})\n")
-        t.append("last 20 ", style="dim")
+        # The headline is the edge statistic, greedy trades only: explored and manual trades
+        # say nothing about the models' own choice (they are counted under "all").
+        t.append("greedy win rate ", style="dim")
+        t.append(f"{fmt.pct(s.greedy_win_rate)}", style="bold")
+        t.append(f"  ({s.greedy_wins}/{s.greedy_trades})\n")
+        t.append("all trades ", style="dim")
+        t.append(f"{fmt.pct(s.win_rate)}  ({s.wins}/{s.trades})\n")
+        t.append("all, last 20 ", style="dim")
         t.append(fmt.pct(s.rolling_20))
         t.append("  last 50 ", style="dim")
         t.append(fmt.pct(s.rolling_50) + "\n")
