@@ -150,6 +150,23 @@ class Ledger:
             row["context"] = (json.loads(row.pop("outputs")) or {}).get("context") or {}
         return rows
 
+    async def calibration_pairs(self, horizon_s: int, limit: int) -> list[tuple[dict[str, list[float]], float]]:
+        """The newest `limit` labelled decisions of this venue kind that stored calibration
+        inputs, oldest first: (side -> the models' logit scores, the move over `horizon_s` in
+        bp). What a restarted session refits its calibration on."""
+        sql = """
+            SELECT s.outputs, h.return_bp FROM horizon_outcomes h JOIN signals s ON s.id = h.signal_id
+            WHERE h.horizon_s = ? AND s.venue = ? AND s.kind = 'auto'
+            ORDER BY s.ts_ns DESC, s.id DESC LIMIT ?"""
+        async with self.conn.execute(sql, (horizon_s, self.scope.venue, limit)) as cur:
+            rows = await cur.fetchall()
+        pairs = []
+        for outputs, move_bp in reversed(rows):
+            inputs = (json.loads(outputs) or {}).get("calibration")
+            if inputs:
+                pairs.append((inputs, float(move_bp)))
+        return pairs
+
     @serialized
     async def record_horizon_outcomes(self, rows: list[tuple[str, int, float, str, int]]) -> None:
         await self.conn.executemany(

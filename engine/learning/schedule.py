@@ -109,11 +109,24 @@ class LabelTraining:
         """Both sides' out-of-sample outcomes at the trade horizon -> the calibrator. Done as
         the labels mature (not when they are trained), so what a decision may use depends
         only on event time, in either mode."""
+        self._add_pair(matured.calibration, matured.returns_bp[self.trade_horizon_s])
+
+    def _add_pair(self, inputs: dict[str, list[float]], move_bp: float) -> None:
         if self.calibrator is None:
             return
-        move, cost = matured.returns_bp[self.trade_horizon_s], self.labeler.cost_bp
-        self.calibrator.add(matured.calibration[str(Side.BUY)], label_of(move, cost) == UP)
-        self.calibrator.add(matured.calibration[str(Side.SELL)], label_of(move, cost) == DOWN)
+        cost = self.labeler.cost_bp
+        self.calibrator.add(inputs[str(Side.BUY)], label_of(move_bp, cost) == UP)
+        self.calibrator.add(inputs[str(Side.SELL)], label_of(move_bp, cost) == DOWN)
+
+    async def restore_calibration(self) -> int:
+        """Refit the calibration on the ledger's last labelled decisions (a restarted session
+        whose models came back from their checkpoints); returns the decisions read."""
+        if self.calibrator is None:
+            return 0
+        pairs = await self._ledger().calibration_pairs(self.trade_horizon_s, self.calibrator.window // 2)
+        for inputs, move_bp in pairs:
+            self._add_pair(inputs, move_bp)
+        return len(pairs)
 
     @property
     def idle(self) -> bool:

@@ -22,6 +22,7 @@ from engine.decision.ports import Learner
 from engine.features.schema import SCHEMA
 from engine.learning.outcomes import OutcomeProcessor
 from engine.learning.reward import RewardCalculator
+from engine.learning.schedule import LabelTraining
 from engine.learning.signals_store import load_signal
 from engine.learning.tracker import SignalPositionTracker
 from engine.market.state import MarketState
@@ -73,8 +74,21 @@ class Session(Protocol):
     tracker: SignalPositionTracker
     outcomes: OutcomeProcessor
     trainer: Learner | None
+    labels: LabelTraining | None
     models_provenance: dict[str, Any]
     note: Callable[[str], None]
+
+
+async def _restore_calibration(engine: Session) -> None:
+    """With every model back from its checkpoint, the calibration is refitted on the
+    ledger's last labelled decisions, so a restart does not spend 100 labels calibrating
+    again; models that start fresh calibrate from scratch (old scores describe old models)."""
+    loaded = all(p.get("checkpoint") == "loaded" for p in engine.models_provenance.values())
+    if engine.labels is None or not engine.models_provenance or not loaded:
+        return
+    n = await engine.labels.restore_calibration()
+    if n:
+        engine.note(f"calibration refitted on the ledger's last {n:,} labelled decisions")
 
 
 async def start_session(engine: Session) -> None:
@@ -96,6 +110,7 @@ async def start_session(engine: Session) -> None:
     await engine.outcomes.drain()  # the DQN's replay memory, refilled from the ledger first
     engine.models_provenance = await reconcile_models(ledger, engine.trainer, SCHEMA.fingerprint,
                                                        engine.outcomes.cost_bp)
+    await _restore_calibration(engine)
     recovered = await engine.outcomes.recover()
     if recovered:
         engine.note(f"training {recovered} closed trade(s) left pending by the last run")

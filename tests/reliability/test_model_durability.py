@@ -150,3 +150,30 @@ def test_a_pending_trade_the_checkpoint_already_holds_is_not_trained_twice(tmp_p
     after = trainer.stats.snapshot_versions()  # a new trade still trains
     assert after[ModelName.CNN] == before[ModelName.CNN] + 1 and after[ModelName.COB_RL] == before[ModelName.COB_RL] + 1
     trainer.close()
+
+
+async def test_a_restart_with_its_models_refits_the_calibration_from_the_ledger(tmp_path):
+    """The calibration is part of what the models learnt: a session whose checkpoints load
+    refits it on the ledger's labelled decisions instead of calibrating from nothing; with
+    the checkpoints gone (fresh models) it starts from nothing."""
+    first = create_engine(_engine_settings(tmp_path), wall=lambda: 0.0)
+    await first.start()
+    await first.run(1140)  # labels complete at the 15m horizon: about 16 of them by now
+    await first.drain()
+    pairs = first.policy.calibrator.pairs
+    assert pairs >= 20  # calibration_min_pairs in these settings
+    await first.close()
+
+    second = create_engine(_engine_settings(tmp_path), wall=lambda: 0.0)
+    await second.start()
+    assert second.policy.calibrator.pairs == pairs
+    assert second.policy.calibrator.ready and first.policy.calibrator.ready
+    assert np.allclose(second.policy.calibrator.coef, first.policy.calibrator.coef)
+    await second.close()
+
+    for model in ModelName:
+        checkpoint_path(tmp_path / "ws" / "models", model).unlink()
+    third = create_engine(_engine_settings(tmp_path), wall=lambda: 0.0)
+    await third.start()
+    assert third.policy.calibrator.pairs == 0
+    await third.close()
