@@ -185,9 +185,11 @@ def main(
 
         startup_log = LogBuffer.attached()  # the log pane shows what building the engine logged (checkpoint loads)
         engine = build_engine(settings, session.data, models_from_other_venue)
+        from engine.runtime.workspace import private_file
         from tui.app import TickdeskApp
 
-        configure_logging(level=logging.WARNING, filename=str(Path(settings.db_path).with_suffix(".log")))
+        log_file = private_file(Path(settings.db_path).with_suffix(".log"))
+        configure_logging(level=logging.WARNING, filename=str(log_file))
         tui = TickdeskApp(engine, log_buffer=startup_log)
 
         def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine

@@ -49,6 +49,15 @@ def prepare(layout: WorkspaceLayout) -> None:
             os.chmod(folder, 0o700)
 
 
+def private_file(path: Path) -> Path:
+    """Create `path` owner-only (0600) if it is missing and tighten it if it is not: the TUI's
+    log beside the ledger holds order and position messages, like the ledger itself."""
+    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return path
+
+
 def claim(settings: Settings) -> WorkspaceLock | None:
     """Prepare the session's workspace and take its lock (raises WorkspaceBusy when another
     process holds it); None for an in-memory ledger, which nothing else can open."""

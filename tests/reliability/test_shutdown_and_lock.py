@@ -86,11 +86,11 @@ def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path):
             pass
 
 
-def test_the_workspace_and_its_models_folder_are_owner_only(tmp_path):
+def test_the_workspace_its_models_folder_and_the_tui_log_are_owner_only(tmp_path):
     import stat
 
     from engine.config import load_settings
-    from engine.runtime.workspace import claim
+    from engine.runtime.workspace import claim, private_file
 
     ws = tmp_path / "ws"
     ws.mkdir(mode=0o755)
@@ -100,6 +100,11 @@ def test_the_workspace_and_its_models_folder_are_owner_only(tmp_path):
         for folder in (ws, ws / "models"):
             assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
         assert stat.S_IMODE((ws / "lock").stat().st_mode) == 0o600
+        log = ws / "ledger.log"  # the TUI's log beside the ledger
+        log.write_text("an older, loose log\n")
+        os.chmod(log, 0o644)
+        assert private_file(log) == log and stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert log.read_text() == "an older, loose log\n", "tightened, not truncated"
     finally:
         lock.release()
     # --db: the ledger's folder is the user's; only the models beside it are made private
