@@ -17,6 +17,7 @@ import aiosqlite
 import numpy as np
 
 from storage.db import open_db
+from storage.learning_reads import LearningReads
 from storage.maintenance import prune_decisions
 from storage.records import Scope, SignalRecord
 
@@ -48,7 +49,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-class Ledger:
+class Ledger(LearningReads):
     def __init__(self, conn: aiosqlite.Connection, scope: Scope = Scope(), *, retention_s: float | None = None,
                  prune_every: int = 600) -> None:
         """`retention_s`: prune decisions nothing needs once that old, every `prune_every`
@@ -122,50 +123,6 @@ class Ledger:
         if row is None:
             return None
         return row[0], decode_state_arrays(row[1])
-
-    async def dqn_experience(self, schema: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
-        """Closed trades whose transition the DQN stored (its outcome event trained or
-        warmed up), newest first: side, reward, the weight it trained with, prices, fees,
-        times, the entry signal's context and the state arrays still compressed (decode
-        them off the event loop with `decode_state_arrays`). Only states of `schema`, and
-        only trades of this session's venue kind (a replay's DQN memory holds no SIM trades)."""
-        sql = """
-            SELECT ct.side, ct.qty, ct.entry_price, ct.exit_price, ct.entry_ns, ct.exit_ns, ct.fees,
-                   r.final AS reward, s.outputs, ss.arrays,
-                   (SELECT te.weight FROM training_events te
-                     WHERE te.trade_id = ct.id AND te.model = 'dqn' AND te.kind = 'trade_outcome'
-                       AND te.status IN ('trained', 'warming_up') LIMIT 1) AS weight
-            FROM closed_trades ct
-            JOIN rewards r ON r.trade_id = ct.id
-            JOIN signals s ON s.id = ct.signal_id
-            JOIN signal_states ss ON ss.signal_id = ct.signal_id AND ss.schema = ?
-            JOIN positions p ON p.id = ct.id AND p.venue = ?
-            WHERE weight IS NOT NULL
-            ORDER BY ct.exit_ns DESC, ct.id
-            LIMIT ? OFFSET ?"""
-        async with self.conn.execute(sql, (schema, self.scope.venue, limit, offset)) as cur:
-            cols = [c[0] for c in cur.description]
-            rows = [dict(zip(cols, r)) for r in await cur.fetchall()]
-        for row in rows:
-            row["context"] = (json.loads(row.pop("outputs")) or {}).get("context") or {}
-        return rows
-
-    async def calibration_pairs(self, horizon_s: int, limit: int) -> list[tuple[dict[str, list[float]], float]]:
-        """The newest `limit` labelled decisions of this venue kind that stored calibration
-        inputs, oldest first: (side -> the models' logit scores, the move over `horizon_s` in
-        bp). What a restarted session refits its calibration on."""
-        sql = """
-            SELECT s.outputs, h.return_bp FROM horizon_outcomes h JOIN signals s ON s.id = h.signal_id
-            WHERE h.horizon_s = ? AND s.venue = ? AND s.kind = 'auto'
-            ORDER BY s.ts_ns DESC, s.id DESC LIMIT ?"""
-        async with self.conn.execute(sql, (horizon_s, self.scope.venue, limit)) as cur:
-            rows = await cur.fetchall()
-        pairs = []
-        for outputs, move_bp in reversed(rows):
-            inputs = (json.loads(outputs) or {}).get("calibration")
-            if inputs:
-                pairs.append((inputs, float(move_bp)))
-        return pairs
 
     @serialized
     async def record_horizon_outcomes(self, rows: list[tuple[str, int, float, str, int]]) -> None:
