@@ -30,6 +30,9 @@ def pressing(*keys):
             await pilot.press(key)
             await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+        # A toast lives for seconds of wall time: whether it is still up at the capture
+        # depends on the machine's load, so the snapshots are taken without toasts.
+        pilot.app.clear_notifications()
         await pilot.pause()
 
     return run
