@@ -74,12 +74,9 @@ def test_greedy_action_flat_holding_and_calibrating():
     assert greedy_action({Side.BUY: 0.6, Side.SELL: 0.1}, None, t) is Action.BUY
     assert greedy_action({Side.BUY: 0.1, Side.SELL: 0.55}, None, t) is Action.SELL
     assert greedy_action({Side.BUY: 0.45, Side.SELL: 0.2}, None, t) is Action.HOLD  # under the threshold: stay flat
-    young, old = {"held_s": 20.0, "horizon_s": 60.0}, {"held_s": 60.0, "horizon_s": 60.0}
-    assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.3}, Side.BUY, t, **young) is Action.HOLD  # its move has not had its time
-    assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.55}, Side.BUY, t, **young) is Action.EXIT  # a reversal
-    assert greedy_action({Side.BUY: 0.3, Side.SELL: 0.2}, Side.BUY, t, **old) is Action.EXIT  # its horizon passed, no edge left
-    assert greedy_action({Side.BUY: 0.6, Side.SELL: 0.2}, Side.BUY, t, **old) is Action.HOLD  # still worth holding
-    assert greedy_action({Side.BUY: None, Side.SELL: None}, Side.SELL, t, **old) is Action.HOLD
+    assert greedy_action({Side.BUY: 0.3, Side.SELL: 0.2}, Side.BUY, t) is Action.HOLD  # still the likelier winner
+    assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.3}, Side.BUY, t) is Action.EXIT  # the other side now likelier
+    assert greedy_action({Side.BUY: None, Side.SELL: None}, Side.SELL, t) is Action.HOLD
 
 
 def test_threshold_zero_trades_on_the_raw_scores_while_calibrating():
