@@ -9,7 +9,9 @@ one fitted coefficient per model), and picks an action:
     (stay flat). While the calibrator has too few outcomes there is no probability, and the
     greedy action is HOLD ("calibrating");
   - holding a side: EXIT when the opposite side reaches the threshold or has become the
-    more likely winner, else HOLD (keep the position).
+    more likely winner, else HOLD (keep the position);
+  - while the calibration has not beaten the base rate out of sample ("no skill shown"),
+    HOLD whether flat or holding: the probabilities are not worth acting on.
 On paper with auto-trading on, exploration.py may replace the greedy action by a draw; the
 signal records which (`policy`) and the propensity of the action taken. What happens next
 (an order, a close, or nothing) is the runtime's business; labels and links are the
@@ -91,7 +93,8 @@ class DecisionPolicy:
         scores, contributions = combine(per_model, self.base_weights)
         inputs = {side: inputs_of(per_model, side) for side in Side}
         p_win = {side: self.calibrator.p_win(inputs[side]) for side in Side}
-        greedy = greedy_action(p_win, holding, self.threshold, scores)
+        skill = self.calibrator.skill
+        greedy = greedy_action(p_win, holding, self.threshold, scores, skilled=skill.shown)
         decision, policy, propensity = greedy, Policy.GREEDY, 1.0
         if kind is Source.AUTO:
             available = (Action.BUY, Action.SELL, Action.HOLD) if holding is None else (Action.HOLD, Action.EXIT)
@@ -112,6 +115,7 @@ class DecisionPolicy:
                 "scores": {str(s): float(v) for s, v in scores.items()},
                 "p_win": {str(s): v for s, v in p_win.items()},
                 "calibration": {str(s): list(v) for s, v in inputs.items()},
+                "skill": skill.as_dict(),
                 "greedy": str(greedy),
                 "cnn": {"horizon": self.trade_horizon, "p_down": down, "p_flat": flat, "p_up": up},
                 "dqn": {"q": [float(q) for q in pred.dqn_q]},
@@ -142,11 +146,12 @@ class DecisionPolicy:
 
 
 def greedy_action(p_win: dict[Side, float | None], holding: Side | None, threshold: float,
-                  raw: dict[Side, float] | None = None) -> Action:
-    """The models' own choice (module docstring); HOLD while there is no calibrated probability,
-    except at threshold 0, which trades every decision on the raw scores (drills and tests that
-    need orders at once, live orders included, where nothing explores)."""
-    if any(p is None for p in p_win.values()):
+                  raw: dict[Side, float] | None = None, skilled: bool = True) -> Action:
+    """The models' own choice (module docstring); HOLD while there is no calibrated probability
+    or no skill shown (calibration.py), except at threshold 0, which trades every decision on
+    the raw scores (drills and tests that need orders at once, live orders included, where
+    nothing explores)."""
+    if any(p is None for p in p_win.values()) or not skilled:
         if threshold > 0 or raw is None:
             return Action.HOLD
         p_win = dict(raw)

@@ -20,6 +20,7 @@ from engine.trading.portfolio import Position
 # Why a decision did not trade (the keys of `signals_refused`)
 AUTO_OFF = "auto_off"                # auto-trading is off
 CALIBRATING = "calibrating"          # too few outcomes yet for a calibrated probability
+NO_SKILL = "no_skill_shown"          # the calibration has not beaten the base rate out of sample
 BELOW_THRESHOLD = "below_threshold"  # flat, and neither side's probability reaches the threshold
 FEED = "feed_not_healthy"            # the feed is starting, stale, reconnecting or has a gap
 ORDER_REFUSED = "order_refused"      # the order service refused the order (reason in the log)
@@ -42,7 +43,7 @@ class AutoTrader:
             return self._refuse(AUTO_OFF)
         if decision is Action.HOLD:
             if pos is None:
-                self._refuse(CALIBRATING if signal.p_win is None else BELOW_THRESHOLD)
+                self._refuse(refusal_of(signal))
             else:
                 self.last_reason = None
             return
@@ -61,3 +62,12 @@ class AutoTrader:
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.refused.items()))
+
+
+def refusal_of(signal: Signal) -> str:
+    """Why a flat HOLD did not trade, in the order the decision step checks."""
+    if signal.p_win is None:
+        return CALIBRATING
+    if not signal.outputs.get("skill", {}).get("shown", True):
+        return NO_SKILL
+    return BELOW_THRESHOLD

@@ -127,9 +127,11 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
 
-def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decided: bool = True) -> str | None:
+def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decided: bool = True,
+                 skill: dict | None = None) -> str | None:
     """The first reason, in the order the decision step checks them, why auto does not act.
-    `p_win` is the last decision's calibrated probability (None while calibrating)."""
+    `p_win` is the last decision's calibrated probability (None while calibrating), `skill`
+    its calibration's out-of-sample test (engine/decision/calibration.py `Skill.as_dict`)."""
     if src.policy is None:
         return "no models: auto-trading unavailable"
     if not src.auto:
@@ -142,6 +144,10 @@ def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decide
         return "warming up: no decision yet"
     if p_win is None:
         return "calibrating: too few outcomes yet for a calibrated P(win) (exploration still trades)"
+    if skill is not None and not skill.get("shown", True):
+        gain = skill.get("gain_nats")
+        return ("no skill shown: P(win) has not beaten the base rate out of sample"
+                + (f" ({gain:+.4f} nats/outcome)" if gain is not None else "") + " (exploration still trades)")
     threshold = src.settings.models.confidence_threshold
     if p_win < threshold and not in_position:
         return f"P(win) {p_win:.2f} < threshold {threshold:.2f}"
@@ -162,7 +168,8 @@ def decision_view(src: DeskSource) -> DecisionView | None:
         ts_ns=getattr(last, "ts_ns", None), action=str(last.action) if last is not None else None,
         confidence=confidence, threshold=src.settings.models.confidence_threshold,
         calls=model_calls(last.outputs, last.contributions, last.model_versions) if last is not None else (),
-        auto=src.auto, blocker=auto_blocker(src, p_win, in_position, decided=last is not None),
+        auto=src.auto, blocker=auto_blocker(src, p_win, in_position, decided=last is not None,
+                                            skill=last.outputs.get("skill") if last is not None else None),
         p_win=_p(getattr(last, "p_win", None)), policy=getattr(last, "policy", None),
         propensity=_p(getattr(last, "propensity", None)),
     )

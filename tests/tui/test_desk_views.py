@@ -59,6 +59,13 @@ def test_auto_blocker_names_an_unhealthy_feed_and_no_decision_yet():
     assert auto_blocker(source(), None, in_position=False, decided=False).startswith("warming up: no decision yet")
 
 
+def test_auto_blocker_says_no_skill_shown_before_the_threshold():
+    skill = {"shown": False, "gain_nats": -0.0031, "lower_nats": -0.01, "blocks": 12}
+    got = auto_blocker(source(), 0.9, in_position=False, skill=skill)
+    assert got.startswith("no skill shown") and "-0.0031 nats" in got, got
+    assert auto_blocker(source(), 0.9, in_position=False, skill=dict(skill, shown=True)) is None
+
+
 def test_model_calls_say_which_side_each_model_leans_to_with_its_raw_outputs():
     calls = {c.name: c for c in model_calls(OUTPUTS, {"cnn": 0.43, "dqn": 0.4, "cob_rl": 0.17}, {"cnn": 23})}
     assert calls["cnn"].says.startswith("buy 0.61") and "P(flat) 0.18" in calls["cnn"].says

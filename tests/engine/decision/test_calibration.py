@@ -84,3 +84,39 @@ def test_threshold_zero_trades_on_the_raw_scores_while_calibrating():
     raw = {Side.BUY: 0.2, Side.SELL: 0.3}
     assert greedy_action(calibrating, None, 0.0, raw) is Action.SELL
     assert greedy_action(calibrating, None, 0.5, raw) is Action.HOLD
+
+
+def _feed(cal, rng, n, slope):
+    """n labels (two pairs each, BUY and SELL) whose outcomes depend on the score by `slope`."""
+    for _ in range(n):
+        x = rng.standard_normal()
+        for sign in (1.0, -1.0):
+            cal.add((sign * x,), rng.random() < 1 / (1 + np.exp(-(slope * sign * x - 0.6))))
+
+
+def test_no_skill_is_shown_on_scores_that_carry_none():
+    """Noise scores: the fit still finds a slope by chance, but scored on each pair before it
+    is fitted on, it never beats the base rate by two standard errors, whatever the seed."""
+    for seed in range(6):
+        cal = Calibrator(window=2000, refit_every=50, min_pairs=200)
+        rng = np.random.default_rng(seed)
+        shown = 0
+        for _ in range(40):
+            _feed(cal, rng, 25, slope=0.0)
+            shown += cal.skill.shown
+        assert cal.skill.blocks >= 4 and shown <= 2, (seed, shown, cal.skill)
+
+
+def test_skill_is_shown_on_scores_that_carry_some_and_gates_the_greedy_action():
+    rng = np.random.default_rng(7)
+    cal = Calibrator(window=2000, refit_every=50, min_pairs=200)
+    _feed(cal, rng, 100, slope=0.0)
+    assert cal.ready and not cal.skill.shown
+    assert cal.skill.as_dict()["shown"] is False
+    _feed(cal, rng, 1000, slope=1.0)
+    assert cal.skill.shown and cal.skill.gain > 0.02 and cal.skill.lower > 0, cal.skill
+    p = {Side.BUY: 0.6, Side.SELL: 0.1}
+    assert greedy_action(p, None, 0.5, skilled=True) is Action.BUY
+    assert greedy_action(p, None, 0.5, skilled=False) is Action.HOLD
+    assert greedy_action({Side.BUY: 0.1, Side.SELL: 0.6}, Side.BUY, 0.5, skilled=False) is Action.HOLD
+    assert greedy_action(p, None, 0.0, {Side.BUY: 0.2, Side.SELL: 0.3}, skilled=False) is Action.SELL  # drills
