@@ -154,11 +154,13 @@ class BarEvent:
 
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
-    """A venue's own state change (connected, stale, reconnecting, ended), with a reason."""
+    """A venue's own state change (connected, stale, reconnecting, ended), with a reason;
+    for one symbol's feed, or (symbol None) for the whole venue."""
 
     ts_ns: int
     state: FeedState
     detail: str = ""
+    symbol: str | None = None
 
 
 Event = TradeEvent | BookEvent | BarEvent | FeedStatus

@@ -22,15 +22,18 @@ what its scores have been worth; a model that does not vote (COB without a book)
 0. Until `min_pairs` pairs exist there is no calibrated probability (`p_win` returns None):
 the decision does not trade greedily while it is calibrating, and says so.
 
-No skill shown, no greedy trade: each new pair is first scored by the fit as it stands (the
-pair is not in it yet), and its log-loss gain over the window's base rate is kept. The
-models' scores are taken to carry skill only while the mean gain over the window is above 0
-by `SKILL_Z` standard errors of its block means (blocks of `SKILL_BLOCK` pairs, longer than
-the overlap of neighbouring labels' horizons). Why: on a market with nothing to learn the fit
-still finds slopes, by chance, that push P(win) over the threshold now and then (12 h of
-`edge = none` SIM: 14 greedy trades, 9 of them in the last 2 h, at -9.9 bp); out of sample
-those slopes lose to the base rate, which is what this test asks. While it fails, P(win) is
-still recorded (it is the fit's number) but the greedy action is HOLD, "no skill shown".
+No skill shown, no greedy trade: as each label matures, both sides are first scored by the
+fit as it stands (the label is not in it yet), and the log-loss gain of those two
+probabilities over the fit's own level without its direction (both sides at their mean) is
+kept. The models are taken to call the direction only while the mean gain over the window is
+above 0 by `SKILL_Z` standard errors of its block means (blocks of `SKILL_BLOCK` labels,
+longer than the overlap of neighbouring labels' horizons). Why this baseline and not the base
+rate: on `edge = none` SIM the fit beat the base rate out of sample from hour 12 on (+0.01 to
++0.02 nats a pair): whether a move beats the cost in either direction follows the volatility,
+which is predictable, but a side chosen on it nets the cost lost on average. Before any test
+(12 h of the same market): 14 greedy trades, 9 of them in the last 2 h, at -9.9 bp. While the
+test fails, P(win) is still recorded (it is the fit's number) but the greedy action is HOLD,
+"no skill shown".
 """
 
 from __future__ import annotations
@@ -47,9 +50,9 @@ from engine.core.enums import MODELS
 EPS = 1e-4          # scores are clipped into [EPS, 1 - EPS] before the logit
 NEWTON_STEPS = 25
 RIDGE = 1e-3        # a small L2 penalty keeps the fit finite when outcomes separate
-SKILL_BLOCK = 50    # pairs per block of the skill test: 25 labels, ~6 min at label_every_s = 15
+SKILL_BLOCK = 25    # labels per block of the skill test: ~6 min at label_every_s = 15
 SKILL_MIN_BLOCKS = 4
-SKILL_Z = 2.0       # the lower bound of the mean gain, in standard errors of the block means
+SKILL_Z = 2.5       # the lower bound of the mean gain, in standard errors of the block means
 
 
 def logit(p: float) -> float:
@@ -83,7 +86,7 @@ def fit_platt(scores: np.ndarray, outcomes: np.ndarray) -> tuple[float, float]:
 
 
 class Skill(NamedTuple):
-    """The fit's out-of-sample log-loss gain over the base rate, in nats per pair."""
+    """The fit's out-of-sample log-loss gain over its direction-blind level, in nats per label."""
     gain: float | None    # mean over the window's whole blocks (None: no block yet)
     lower: float | None   # gain - SKILL_Z standard errors of the block means (None: < 2 blocks)
     blocks: int
@@ -124,7 +127,7 @@ class Calibrator:
         self.window, self.refit_every, self.min_pairs = window, refit_every, min_pairs
         self._inputs: deque[tuple[float, ...]] = deque(maxlen=window)
         self._outcomes: deque[bool] = deque(maxlen=window)
-        self._gains: deque[float] = deque(maxlen=window)
+        self._gains: deque[float] = deque(maxlen=window // 2)  # one per label (two pairs)
         self._since_fit = 0
         self.coef: np.ndarray | None = None
         self.pairs = 0  # every pair ever added (the warm-up count)
@@ -137,11 +140,6 @@ class Calibrator:
             return
         if self._inputs and len(inputs) != len(self._inputs[0]):
             raise ValueError(f"calibration inputs have {len(inputs)} values, earlier ones {len(self._inputs[0])}")
-        fitted = self.p_win(inputs)
-        if fitted is not None:
-            base = float(np.mean(self._outcomes))
-            self._gains.append(_log_loss(base, won) - _log_loss(fitted, won))
-            self.skill = skill_of(self._gains)
         self._inputs.append(inputs)
         self._outcomes.append(bool(won))
         self.pairs += 1
@@ -149,6 +147,17 @@ class Calibrator:
         if len(self._inputs) >= self.min_pairs and (self.coef is None or self._since_fit >= self.refit_every):
             self.coef = fit_logistic(np.array(self._inputs), np.array(self._outcomes))
             self._since_fit = 0
+
+    def add_label(self, buy: Sequence[float], sell: Sequence[float], up_won: bool, down_won: bool) -> None:
+        """One matured label: both sides' inputs and outcomes, tested (module docstring), then added."""
+        p_buy, p_sell = self.p_win(buy), self.p_win(sell)
+        if p_buy is not None and p_sell is not None:
+            level = (p_buy + p_sell) / 2
+            self._gains.append(_log_loss(level, up_won) + _log_loss(level, down_won)
+                               - _log_loss(p_buy, up_won) - _log_loss(p_sell, down_won))
+            self.skill = skill_of(self._gains)
+        self.add(buy, up_won)
+        self.add(sell, down_won)
 
     @property
     def ready(self) -> bool:

@@ -114,9 +114,8 @@ class LabelTraining:
     def _add_pair(self, inputs: dict[str, list[float]], move_bp: float) -> None:
         if self.calibrator is None:
             return
-        cost = self.labeler.cost_bp
-        self.calibrator.add(inputs[str(Side.BUY)], label_of(move_bp, cost) == UP)
-        self.calibrator.add(inputs[str(Side.SELL)], label_of(move_bp, cost) == DOWN)
+        label = label_of(move_bp, self.labeler.cost_bp)
+        self.calibrator.add_label(inputs[str(Side.BUY)], inputs[str(Side.SELL)], label == UP, label == DOWN)
 
     async def restore_calibration(self) -> int:
         """Refit the calibration on the ledger's last labelled decisions (a restarted session

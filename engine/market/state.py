@@ -81,8 +81,10 @@ class MarketState:
         self.rejected = RejectCounter()
         self.band = SanityBand(sanity, self.rejected) if sanity is not None else None
         self.events = 0
-        self.feed_state = FeedState.STARTING
+        self.feed_state = FeedState.STARTING  # the last state announced, for display
         self.feed_detail = ""
+        self._venue_feed = FeedState.STARTING  # the last whole-venue state
+        self._symbol_feed: dict[str, FeedState] = {}  # per-symbol states announced since
         self.price_history: dict[str, deque[tuple[int, float]]] = {s: deque(maxlen=600) for s in symbols}
         self._last_hist_s: dict[str, int] = {s: -1 for s in symbols}
 
@@ -112,10 +114,28 @@ class MarketState:
             ring.append((bar.ts_ns / 1e9, bar.open, bar.high, bar.low, bar.close, bar.volume, np.nan, np.nan))
             m.bars.last_price = bar.close
 
+    def announce(self, state: FeedState, detail: str = "", symbol: str | None = None) -> None:
+        """A feed state: one symbol's, or the whole venue's (which supersedes every symbol's)."""
+        self.feed_state, self.feed_detail = state, detail
+        if symbol is None:
+            self._venue_feed = state
+            self._symbol_feed.clear()
+        else:
+            self._symbol_feed[symbol] = state
+
+    def feed_of(self, symbol: str) -> FeedState:
+        """The state of one symbol's feed: the venue's while the venue as a whole is not
+        healthy or has ended, else the symbol's own last state. Why per symbol: a reference
+        symbol recovering must not resume auto-trading while the traded one is still stale."""
+        venue = self._venue_feed
+        if not venue.healthy or venue in (FeedState.ENDED, FeedState.STOPPED):
+            return venue
+        return self._symbol_feed.get(symbol, venue)
+
     def apply(self, event: Event) -> bool:
         """Apply one event. Returns False (and counts why) when it was skipped."""
         if isinstance(event, FeedStatus):
-            self.feed_state, self.feed_detail = event.state, event.detail
+            self.announce(event.state, event.detail, event.symbol)
             return True
         m = self.by_symbol.get(event.symbol)
         if m is None:
@@ -159,8 +179,8 @@ class MarketState:
             m.bars.on_bar(event)
             self._record_price(event.symbol, event.end_ns, event.close)
         m.last_ts_ns = event.ts_ns
-        if self.feed_state is FeedState.STARTING:
-            self.feed_state = FeedState.STREAMING  # venues that announce nothing are healthy once data flows
+        if self._venue_feed is FeedState.STARTING:
+            self.announce(FeedState.STREAMING)  # venues that announce nothing are healthy once data flows
         self.clock.advance_to(event.ts_ns if not isinstance(event, BarEvent) else event.end_ns)
         now = self.clock.now_ns()
         for other in self.by_symbol.values():

@@ -108,6 +108,8 @@ class Engine:
         self._running = False
         self._first_price: dict[str, float] = {}
         self.progress_hook: Callable[[], None] | None = None
+        self.replay_span_ns: tuple[int, int] | None = None  # what a replay's files span (read in a thread)
+        self._span_task: asyncio.Task | None = None
         self.session_training: dict[str, int] = dict.fromkeys(ModelName, 0)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -124,6 +126,8 @@ class Engine:
         the first event when the session has none yet, from now otherwise."""
         if self._stream is None:
             self._stream = self.venue.events()
+            if (span := getattr(self.venue, "span_ns", None)) is not None:
+                self._span_task = asyncio.create_task(self._read_span(span))
         self._running = True
         try:
             await self._consume(duration_s)
@@ -152,7 +156,7 @@ class Engine:
                 await self._after_event(event)
             if until_ns is not None and max(ts, self.clock.now_ns()) >= until_ns:
                 return
-        self.market.feed_state = FeedState.STOPPED if self._stopping else FeedState.ENDED
+        self.market.announce(FeedState.STOPPED if self._stopping else FeedState.ENDED, self.market.feed_detail)
 
     async def _after_event(self, event: Event) -> None:
         self.rate.tick()
@@ -187,7 +191,7 @@ class Engine:
         now, mid = self.clock.now_ns(), self.market[self.traded].mid
         self.labels.labeler.track(signal.id, now, mid, signal.state, signal.outputs["calibration"])
         self.labels.advance(now, mid)
-        await self.autotrader.act(signal, pos, auto=self.auto, feed_healthy=FeedState(self.market.feed_state).healthy)
+        await self.autotrader.act(signal, pos, auto=self.auto, feed_healthy=self.market.feed_of(self.traded).healthy)
 
     def _position_info(self, pos: Position | None) -> PositionInfo:
         return position_info(pos, configured_qty=self.settings.order_qty_for(self.traded),
@@ -208,6 +212,12 @@ class Engine:
         """Wait for outcome processing (rewards, training) still in flight."""
         await self.training.drain()
 
+    async def _read_span(self, span: Callable[[], tuple[int, int] | None]) -> None:
+        try:
+            self.replay_span_ns = await asyncio.to_thread(span)
+        except (OSError, ValueError) as exc:  # progress is a nicety: the replay itself reports bad files
+            self.note(f"replay span unknown: {exc}")
+
     def stop(self) -> None:
         self._stopping = True
         self._resume.set()
@@ -217,6 +227,8 @@ class Engine:
         if self._stream is not None and not self._running:
             await self._stream.aclose()  # a running loop sees _stopping and ends by itself
         self._stream = None
+        if self._span_task is not None:
+            self._span_task.cancel()
         await self.venue.close()
         await self.executor.close()
         await self.training.stop()

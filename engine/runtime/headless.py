@@ -24,6 +24,7 @@ from engine.core.bootstrap import bootstrap_mean
 from engine.runtime.engine import Engine
 from engine.runtime.shutdown import StopOnSignals, drain_bounded
 from engine.venues.sim import sim_edge, venue_detail
+from engine.views.desk import replay_progress
 from engine.views.projection import model_views
 
 log = logging.getLogger("engine.runtime.headless")
@@ -159,9 +160,12 @@ async def run_headless(
         if not final and now - last_report[0] < PROGRESS_EVERY_S:
             return
         last_report[0] = now
-        elapsed_event = (engine.clock.now_ns() - (engine.first_event_ns or engine.clock.now_ns())) / 1e9
+        now_ns = engine.clock.now_ns()
+        elapsed_event = (now_ns - (engine.first_event_ns or now_ns)) / 1e9
+        whole = replay_progress(engine.replay_span_ns, now_ns)
+        of_span = f" ({100 * whole['progress']:.1f} % of {whole['total_s']:,.0f}s)" if whole else ""
         print(
-            f"{tag} event time +{elapsed_event:,.0f}s  events {engine.market.events:,}"
+            f"{tag} event time +{elapsed_event:,.0f}s{of_span}  events {engine.market.events:,}"
             f"  rejected {engine.market.rejected.total}  closed trades {len(closed_ids)}"
             f"  {engine.market.events / max(now - started, 1e-9):,.0f} ev/s",
             file=progress, flush=True,

@@ -25,16 +25,17 @@ class StopOnSignals:
     def __init__(self, stop: Callable[[], None]) -> None:
         self._stop = stop
         self.received: str | None = None
-        self._installed: list[signal.Signals] = []
+        self._installed: list[tuple[signal.Signals, object]] = []  # (signal, the handler it had)
 
     def __enter__(self) -> "StopOnSignals":
         loop = asyncio.get_running_loop()
         for sig in STOP_SIGNALS:
+            before = signal.getsignal(sig)
             try:
                 loop.add_signal_handler(sig, self._on_signal, sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
                 continue
-            self._installed.append(sig)
+            self._installed.append((sig, before))
         return self
 
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -47,8 +48,11 @@ class StopOnSignals:
 
     def __exit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
-        for sig in self._installed:
+        for sig, before in self._installed:
             loop.remove_signal_handler(sig)
+            # Back to what it was (asyncio.run's own Ctrl-C handler, which cancels the main
+            # task, rather than the bare KeyboardInterrupt remove_signal_handler leaves).
+            signal.signal(sig, before if before is not None else signal.SIG_DFL)
         self._installed.clear()
 
 

@@ -218,7 +218,7 @@ class BookSync:
         else:  # a resync after a gap: the stream's time never goes back
             ts = max(ts, self.last_ts)
             pending = list(self.unsynced)
-            out = [FeedStatus(ts, FeedState.RECOVERED, f"{self.symbol}: book resynced from a snapshot")]
+            out = [FeedStatus(ts, FeedState.RECOVERED, f"{self.symbol}: book resynced from a snapshot", self.symbol)]
             self._count("resyncs")
         self.unsynced.clear()
         self.book, self.synced, self.lid, self.prev_u = book, True, lid, None
@@ -280,7 +280,7 @@ class BookSync:
         held, self.held = self.held, []
         for _ in held:
             self.rejected.add("no_snapshot")
-        return [FeedStatus(held[-1].ts_ns, FeedState.GAP, f"{self.symbol}: no depth snapshot; {len(held)} diffs unused")]
+        return [FeedStatus(held[-1].ts_ns, FeedState.GAP, f"{self.symbol}: no depth snapshot; {len(held)} diffs unused", self.symbol)]
 
     def _hold(self, diff: Diff) -> list:
         self.held.append(diff)
@@ -298,7 +298,7 @@ class BookSync:
             return []
         self.last_ts = max(self.last_ts, diff.ts_ns)
         return [FeedStatus(self.last_ts, FeedState.GAP,
-                           f"{self.symbol}: sequence_gap: {detail}; book continues unsynced until a snapshot")]
+                           f"{self.symbol}: sequence_gap: {detail}; book continues unsynced until a snapshot", self.symbol)]
 
 
 def parse_diff(local_ns: int, data: dict) -> Diff:

@@ -5,7 +5,8 @@ are retried with exponential backoff and jitter (never sooner than a rate-limit 
 Retry-After asks), announced as FeedStatus("reconnecting") and
 FeedStatus("recovered"); after a WebSocket reconnect the missed trades are back-filled with
 `fetch_trades(since=last trade)`, de-duplicated by trade id. A symbol whose feed is silent for
-`stale_after_s` gets FeedStatus("stale") (the engine pauses auto-trading until "recovered").
+`stale_after_s` gets FeedStatus("stale"). Each symbol's statuses name it: the engine pauses
+auto-trading while the traded symbol's feed (or the whole venue) is unhealthy, until "recovered".
 
 Events carry the exchange's timestamps. Arrival order is the truth in live, so per symbol an
 event is never stamped earlier than the one before it (the clamp is at most the skew between
@@ -201,7 +202,7 @@ class LiveVenue:
             await feed(symbol)
         except ccxt.BaseError as exc:
             self._count_error(exc)
-            await self._queue.put(FeedStatus(time.time_ns(), FeedState.ENDED, f"{symbol}: {type(exc).__name__}: {str(exc)[:120]}"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.ENDED, f"{symbol}: {type(exc).__name__}: {str(exc)[:120]}", symbol))
 
     async def _watch_trades(self, symbol: str) -> None:
         while not self._closed:
@@ -237,18 +238,19 @@ class LiveVenue:
                 self._count_error(exc)
                 self._stats[symbol]["gaps"] += 1
                 failures += 1
-                await self._queue.put(FeedStatus(time.time_ns(), FeedState.GAP, f"{symbol} {what}: {type(exc).__name__}"))
+                await self._queue.put(FeedStatus(time.time_ns(), FeedState.GAP, f"{symbol} {what}: {type(exc).__name__}", symbol))
             except RETRYABLE as exc:
                 self._count_error(exc)
                 failures += 1
                 delay, why = self._retry_delay(exc, failures)
                 await self._queue.put(
-                    FeedStatus(time.time_ns(), FeedState.RECONNECTING, f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s{why}")
+                    FeedStatus(time.time_ns(), FeedState.RECONNECTING,
+                               f"{symbol} {what}: {type(exc).__name__}; retry {failures} in {delay:.2f}s{why}", symbol)
                 )
                 await asyncio.sleep(delay)
         if failures:
             self._stats[symbol]["reconnects"] += 1
-            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol} {what}: back after {failures} failed attempts"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol} {what}: back after {failures} failed attempts", symbol))
         await self._touch(symbol)
         return result, failures > 0
 
@@ -277,7 +279,7 @@ class LiveVenue:
         self._activity[symbol] = time.monotonic()
         if symbol in self._stale:
             self._stale.discard(symbol)
-            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol}: data again"))
+            await self._queue.put(FeedStatus(time.time_ns(), FeedState.RECOVERED, f"{symbol}: data again", symbol))
 
     async def _watchdog(self) -> None:
         period = min(1.0, self.stale_after_s / 4)
@@ -288,7 +290,7 @@ class LiveVenue:
                 silent = now - self._activity[symbol]
                 if silent > self.stale_after_s and symbol not in self._stale:
                     self._stale.add(symbol)
-                    await self._queue.put(FeedStatus(time.time_ns(), FeedState.STALE, f"{symbol}: no data for {silent:.1f}s"))
+                    await self._queue.put(FeedStatus(time.time_ns(), FeedState.STALE, f"{symbol}: no data for {silent:.1f}s", symbol))
 
     def _stamp(self, symbol: str, ms: Any) -> int:
         ts = int(ms) * NS_PER_MS if ms is not None else (self._last_ts[symbol] or time.time_ns())

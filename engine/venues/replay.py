@@ -143,3 +143,24 @@ class ReplayVenue:
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {s: dict(v) for s, v in self._stats.items()}
+
+    def span_ns(self) -> tuple[int, int] | None:
+        """(first, last) event time the files hold, for progress against the whole replay.
+        Reads every file once more (blocking: call it in a thread); recordings by their local
+        receive times, bar files by their good bars' close times. None when nothing is readable."""
+        ends: list[int] = []
+        for files in self._recordings.values():
+            for path in files:
+                first = last = None
+                for line in binance_ws.iter_lines(path, RejectCounter()):
+                    head = line.partition(" ")[0]
+                    if head.isdigit():
+                        first, last = first or head, head
+                ends.extend(int(t) for t in (first, last) if t is not None)
+        for sym, path in self._bars:
+            first = last = None
+            for bar in klines.read_bars(path, sym, rejected=RejectCounter()):
+                first = bar.end_ns if first is None else first
+                last = bar.end_ns
+            ends.extend(t for t in (first, last) if t is not None)
+        return (min(ends), max(ends)) if ends else None

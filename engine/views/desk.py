@@ -73,6 +73,8 @@ class DeskView:
     feed_ended: bool = False
     session_s: float | None = None          # event time covered since the first event
     first_event_ns: int | None = None
+    total_s: float | None = None            # a replay's whole span of event time, once read
+    progress: float | None = None           # the share of it replayed, 0..1
 
 
 class DeskSource(Protocol):
@@ -85,6 +87,8 @@ class DeskSource(Protocol):
     messages: Any
     pacer: Any
     first_event_ns: int | None
+    replay_span_ns: tuple[int, int] | None
+
 
 
 def _p(x: Any) -> float | None:
@@ -138,16 +142,16 @@ def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decide
         return "auto is off (press a)"
     if src.first_event_ns is None:
         return "warming up: no market event yet"
-    if not FeedState(src.market.feed_state).healthy:
-        return f"feed {src.market.feed_state}: auto pauses until it is healthy"
+    if not (feed := src.market.feed_of(src.traded)).healthy:
+        return f"{src.traded} feed {feed}: auto pauses until it is healthy"
     if not decided:
         return "warming up: no decision yet"
     if p_win is None:
         return "calibrating: too few outcomes yet for a calibrated P(win) (exploration still trades)"
     if skill is not None and not skill.get("shown", True):
         gain = skill.get("gain_nats")
-        return ("no skill shown: P(win) has not beaten the base rate out of sample"
-                + (f" ({gain:+.4f} nats/outcome)" if gain is not None else "") + " (exploration still trades)")
+        return ("no skill shown: the calibration has not called the direction out of sample"
+                + (f" ({gain:+.4f} nats/label)" if gain is not None else "") + " (exploration still trades)")
     threshold = src.settings.models.confidence_threshold
     if p_win < threshold and not in_position:
         return f"P(win) {p_win:.2f} < threshold {threshold:.2f}"
@@ -213,5 +217,13 @@ def desk_view(src: DeskSource) -> DeskView:
         taker_fee=src.settings.trading.taker_fee, speed=src.pacer.speed,
         feed_ended=src.market.feed_state in (FeedState.ENDED, FeedState.STOPPED),
         session_s=(now - src.first_event_ns) / NS_PER_S if src.first_event_ns is not None else None,
-        first_event_ns=src.first_event_ns,
+        first_event_ns=src.first_event_ns, **replay_progress(src.replay_span_ns, now),
     )
+
+
+def replay_progress(span_ns: tuple[int, int] | None, now_ns: int) -> dict[str, float]:
+    """A replay's total span and the share of it behind event time (empty while unknown)."""
+    if span_ns is None or span_ns[1] <= span_ns[0]:
+        return {}
+    first, last = span_ns
+    return {"total_s": (last - first) / NS_PER_S, "progress": min(max((now_ns - first) / (last - first), 0.0), 1.0)}

@@ -145,6 +145,8 @@ async def test_silent_feed_goes_stale_then_recovers(server):
     states = [e.state for e in events if isinstance(e, FeedStatus)]
     assert states == ["connected", "stale", "recovered"]
     assert "no data" in next(e.detail for e in events if isinstance(e, FeedStatus) and e.state == "stale")
+    # the venue's own state is venue-wide; stale and recovered name the symbol they are about
+    assert [e.symbol for e in events if isinstance(e, FeedStatus)] == [None, *venue.symbols[:1] * 2]
 
 
 BINANCE_ORDER_FULL = {  # shape of Binance's POST /api/v3/order FULL response (test data)

@@ -279,5 +279,6 @@ async def test_end_of_replay_is_a_clear_state_with_a_summary(tmp_path):
                 break
         header = text(app.query_one("#header"))
         assert "■ REPLAY ENDED" in header and "▶" not in header
+        assert "+29m00s of 29m00s (100.0 %)" in header, header  # 30 one-minute bars: 29 min between closes
         summary = [n.message for n in app._notifications]
         assert any("REPLAY ended (end of recorded data)" in m and "closed trades" in m for m in summary)

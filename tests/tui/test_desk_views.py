@@ -10,7 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from engine.core.clock import EventClock
 from engine.core.enums import FeedState
+from engine.market.state import MarketState
 from engine.views.desk import auto_blocker, model_calls
 from engine.views.evaluation_file import latest_evaluation_path
 from engine.views.stats import TradeOutcome, win_stats
@@ -30,8 +32,8 @@ OUTPUTS = {
 def source(**over):
     """What auto_blocker reads from an engine, with a healthy default that would trade."""
     settings = sim_settings(models={"confidence_threshold": 0.5})
-    book = SimpleNamespace(is_empty=False)
-    market = type("M", (), {"feed_state": FeedState.CONNECTED, "__getitem__": lambda self, k: SimpleNamespace(book=book)})()
+    market = MarketState(("ETH/USDT", "BTC/USDT"), EventClock())
+    market.announce(FeedState.CONNECTED)
     base = dict(settings=settings, market=market, traded="ETH/USDT", auto=True, policy=object(), messages=[],
                 first_event_ns=1)
     base.update(over)
@@ -54,8 +56,15 @@ def test_auto_blocker_names_the_first_reason_auto_does_not_act(over, p_win, expe
 
 def test_auto_blocker_names_an_unhealthy_feed_and_no_decision_yet():
     src = source()
-    src.market.feed_state = FeedState.STALE
-    assert auto_blocker(src, 0.9, in_position=False).startswith("feed stale")
+    src.market.announce(FeedState.STALE, "no data", symbol="BTC/USDT")
+    assert auto_blocker(src, 0.9, in_position=False) is None  # the reference feed's health does not stop auto
+    src.market.announce(FeedState.STALE, "no data", symbol="ETH/USDT")
+    src.market.announce(FeedState.RECOVERED, "data again", symbol="BTC/USDT")
+    assert auto_blocker(src, 0.9, in_position=False).startswith("ETH/USDT feed stale")
+    src.market.announce(FeedState.RECONNECTING, "retry 1")  # the whole venue
+    assert auto_blocker(src, 0.9, in_position=False).startswith("ETH/USDT feed reconnecting")
+    src.market.announce(FeedState.RECOVERED)
+    assert auto_blocker(src, 0.9, in_position=False) is None
     assert auto_blocker(source(), None, in_position=False, decided=False).startswith("warming up: no decision yet")
 
 

@@ -1,6 +1,7 @@
 """The top line: product, venue label (SIM / REPLAY / LIVE) with what the venue says about
 itself (a SIM market names its planted edge), symbols, event-time clock, and the feed's
-pace: ▶ speed, ⏸ paused, or ■ ENDED once a replay has run out (with event time replayed)."""
+pace: ▶ speed, ⏸ paused, or ■ ENDED once a replay has run out; a replay's progress against
+the whole span of its files."""
 
 from __future__ import annotations
 
@@ -44,5 +45,12 @@ class VenueHeader(Static):
             speed = snap.speed if d is None else ("max" if d.speed is None else f"{d.speed:g}")
             t.append(f"  ▶ {speed}{'' if speed == 'max' else 'x'}", style="dim")
         if d is not None and d.session_s is not None and snap.venue == "replay":
-            t.append(f"  +{fmt.duration(d.session_s)} replayed", style="dim")
+            t.append(f"  {replay_progress(d.session_s, d.total_s, d.progress)}", style="dim")
         return t
+
+
+def replay_progress(session_s: float, total_s: float | None, progress: float | None) -> str:
+    """"+3h20m of 720h00m (0.5 %)" once the replay's span is known, "+3h20m replayed" before."""
+    if total_s is None or progress is None:
+        return f"+{fmt.duration(session_s)} replayed"
+    return f"+{fmt.duration(session_s)} of {fmt.duration(total_s)} ({100 * progress:.1f} %)"

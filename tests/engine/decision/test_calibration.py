@@ -86,35 +86,42 @@ def test_threshold_zero_trades_on_the_raw_scores_while_calibrating():
     assert greedy_action(calibrating, None, 0.5, raw) is Action.HOLD
 
 
-def _feed(cal, rng, n, slope):
-    """n labels (two pairs each, BUY and SELL) whose outcomes depend on the score by `slope`."""
+
+def _feed(cal, rng, n, direction=0.0, vol=0.0):
+    """n labels of a market whose move is N(direction * x, exp(vol * v)) against a cost of 1;
+    the models' inputs are x for BUY, -x for SELL (a direction call) plus v for both (a
+    volatility call)."""
     for _ in range(n):
-        x = rng.standard_normal()
-        for sign in (1.0, -1.0):
-            cal.add((sign * x,), rng.random() < 1 / (1 + np.exp(-(slope * sign * x - 0.6))))
+        x, v = rng.standard_normal(2)
+        move = direction * x + np.exp(vol * v) * rng.standard_normal()
+        cal.add_label((x + v,), (-x + v,), move > 1.0, move < -1.0)
 
 
-def test_no_skill_is_shown_on_scores_that_carry_none():
-    """Noise scores: the fit still finds a slope by chance, but scored on each pair before it
-    is fitted on, it never beats the base rate by two standard errors, whatever the seed."""
-    for seed in range(6):
+@pytest.mark.parametrize("vol", [0.0, 0.8], ids=["noise", "volatility only"])
+def test_no_skill_is_shown_without_a_direction_call(vol):
+    """Noise, or a call on the volatility alone (P(win) of both sides rises and falls
+    together, which beats the base rate but picks no side): scored on each label before it
+    is fitted on, the fit seldom calls the direction better than its own level (a few
+    checks in a hundred at most, against the test's nominal 0.6 %: neighbouring checks share data)."""
+    shown = blocks = 0
+    for seed in range(6):  # 6 sessions of 1,000 labels, checked every 25
         cal = Calibrator(window=2000, refit_every=50, min_pairs=200)
         rng = np.random.default_rng(seed)
-        shown = 0
         for _ in range(40):
-            _feed(cal, rng, 25, slope=0.0)
+            _feed(cal, rng, 25, vol=vol)
             shown += cal.skill.shown
-        assert cal.skill.blocks >= 4 and shown <= 2, (seed, shown, cal.skill)
+        blocks += cal.skill.blocks >= 4
+    assert blocks == 6 and shown <= 8, shown  # of 240 checks: a false "skill" is rare and brief
 
 
-def test_skill_is_shown_on_scores_that_carry_some_and_gates_the_greedy_action():
+def test_skill_is_shown_on_a_direction_call_and_gates_the_greedy_action():
     rng = np.random.default_rng(7)
     cal = Calibrator(window=2000, refit_every=50, min_pairs=200)
-    _feed(cal, rng, 100, slope=0.0)
+    _feed(cal, rng, 100, vol=0.8)
     assert cal.ready and not cal.skill.shown
     assert cal.skill.as_dict()["shown"] is False
-    _feed(cal, rng, 1000, slope=1.0)
-    assert cal.skill.shown and cal.skill.gain > 0.02 and cal.skill.lower > 0, cal.skill
+    _feed(cal, rng, 1000, direction=0.5, vol=0.8)
+    assert cal.skill.shown and cal.skill.gain > 0.01 and cal.skill.lower > 0, cal.skill
     p = {Side.BUY: 0.6, Side.SELL: 0.1}
     assert greedy_action(p, None, 0.5, skilled=True) is Action.BUY
     assert greedy_action(p, None, 0.5, skilled=False) is Action.HOLD

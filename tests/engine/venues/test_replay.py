@@ -62,6 +62,15 @@ def test_bars_only_replay_merges_by_close_time(shared_data: Path):
     ends = [e.end_ns for e in events]
     assert ends == sorted(ends)
     assert venue.stats()["ETH/USDT"]["bars"] == 48 and venue.stats()["BTC/USDT"]["bars"] == 24
+    assert venue.span_ns() == (ends[0], ends[-1])  # what progress is measured against
+
+
+def test_a_recordings_span_is_its_first_and_last_receive_time(spot_files):
+    venue = ReplayVenue(spot_files)
+    first, last = venue.span_ns()
+    ts = [e.ts_ns for e in venue.iter_events()]
+    minutes = (last - first) / 60e9
+    assert 5 < minutes < 60 and abs(ts[0] - first) < 5e9 and abs(ts[-1] - last) < 5e9, (minutes, ts[0] - first, ts[-1] - last)
 
 
 def test_refuses_ambiguous_or_unlisted_data(shared_data: Path):
