@@ -150,8 +150,8 @@ def auto_blocker(src: DeskSource, p_win: float | None, in_position: bool, decide
         return "calibrating: too few outcomes yet for a calibrated P(win) (exploration still trades)"
     if skill is not None and not skill.get("shown", True):
         gain = skill.get("gain_nats")
-        return ("no skill shown: the calibration has not called the direction out of sample"
-                + (f" ({gain:+.4f} nats/label)" if gain is not None else "") + " (exploration still trades)")
+        return ("no skill shown: " + (f"direction gain {gain:+.4f} nats/label, " if gain is not None else "")
+                + "not yet above 0 out of sample (exploration still trades)")
     threshold = src.settings.models.confidence_threshold
     if p_win < threshold and not in_position:
         return f"P(win) {p_win:.2f} < threshold {threshold:.2f}"

@@ -268,17 +268,20 @@ async def test_every_palette_command_runs_its_action(tmp_path):
             assert app.screen is app.screen_stack[0] and app.screen.maximized is None, name
 
 
-async def test_end_of_replay_is_a_clear_state_with_a_summary(tmp_path):
+@pytest.mark.parametrize("size, progress", [((120, 40), "+29m00s of 29m00s (100.0 %)"), ((80, 24), None)])
+async def test_end_of_replay_is_a_clear_state_with_a_summary(tmp_path, size, progress):
+    """At 120 columns the header says how much of the files was replayed (30 one-minute bars:
+    29 min between closes); at 80 the ENDED badge fits whole, the progress gives way."""
     files = [write_klines(tmp_path, "ethusdt", flat_bars(30))]
     app = TickdeskApp(bar_engine(tmp_path, files), feed=True)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await app.ready.wait()
         for _ in range(100):
             await pilot.pause(0.05)
             if app._ended_shown:
                 break
         header = text(app.query_one("#header"))
-        assert "■ REPLAY ENDED" in header and "▶" not in header
-        assert "+29m00s of 29m00s (100.0 %)" in header, header  # 30 one-minute bars: 29 min between closes
+        assert "■ REPLAY ENDED" in header and "▶" not in header and "…" not in header, header
+        assert progress is None or progress in header, header
         summary = [n.message for n in app._notifications]
         assert any("REPLAY ended (end of recorded data)" in m and "closed trades" in m for m in summary)

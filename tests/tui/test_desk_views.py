@@ -150,3 +150,23 @@ def test_export_writes_csv_with_nested_fields_as_json_and_json_as_is(tmp_path):
     assert json.loads(jpath.read_text()) == rows
     with pytest.raises(ValueError, match="csv or json"):
         write_trades(rows, path.with_suffix(".xml"), "xml")
+
+
+def test_replay_progress_against_the_files_span():
+    from engine.views.desk import replay_progress
+    from tui.widgets.header import replay_progress as shown
+
+    assert replay_progress(None, 5) == {} and replay_progress((10, 10), 5) == {}
+    whole = replay_progress((0, 720 * 3600 * 10**9), 36 * 3600 * 10**9)
+    assert whole == {"total_s": 720 * 3600.0, "progress": 0.05}
+    assert shown(36 * 3600, whole["total_s"], whole["progress"]) == "+36h00m of 720h00m (5.0 %)"
+    assert shown(36 * 3600, whole["total_s"], whole["progress"], compact=True) == "5.0 % of 720h00m"
+    assert shown(95, None, None) == "+1m35s replayed"  # before the span is read
+
+
+def test_the_equity_curve_ends_at_the_realised_balance_now():
+    """Two losing trades from 10,000: the curve falls from 10,000 to 9,998.80 (it once rose
+    from 10,001.20 to 10,000, its start taken as the session's start minus the trades)."""
+    from tui.widgets.equity import realised_curve
+
+    assert realised_curve(9_998.80, [-0.50, -0.70]) == pytest.approx([10_000.0, 9_999.50, 9_998.80])

@@ -54,12 +54,7 @@ class EquityPane(Vertical):
         self._plot.display = len(snap.trades) >= 2
         if len(snap.trades) < 2:
             return
-        pnl = [tr.pnl for tr in reversed(snap.trades)]
-        base = start - realised  # the balance before the oldest trade shown
-        curve, acc = [base], base
-        for p in pnl:
-            acc += p
-            curve.append(acc)
+        curve = realised_curve(snap.equity - upnl, [tr.pnl for tr in reversed(snap.trades)])
         plt = self._plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -69,3 +64,12 @@ class EquityPane(Vertical):
         plt.xticks(ticks, [str(x) for x in ticks])
         plt.xlabel("closed trades")
         self._plot.refresh()
+
+
+def realised_curve(balance_now: float, pnl_oldest_first: list[float]) -> list[float]:
+    """The realised balance before the oldest trade shown and after each one, ending at the
+    balance now (equity less unrealised PnL), whatever came before the trades shown."""
+    curve = [balance_now - sum(pnl_oldest_first)]
+    for pnl in pnl_oldest_first:
+        curve.append(curve[-1] + pnl)
+    return curve

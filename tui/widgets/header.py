@@ -18,13 +18,15 @@ class VenueHeader(Static):
     def update_from(self, snap: EngineSnapshot) -> None:
         t = self._line(snap, with_refs=True)
         # The edge and the clock matter more than the reference symbols' names: on a narrow
-        # terminal the references go first, so the line is not cut at the clock.
-        if self.size.width and t.cell_len > self.size.width:
-            t = self._line(snap, with_refs=False)
+        # terminal the references go first, then the replay's progress shortens to its share.
+        for with_refs, compact in ((False, False), (False, True)):
+            if not self.size.width or t.cell_len <= self.size.width:
+                break
+            t = self._line(snap, with_refs=with_refs, compact=compact)
         self.update(t)
 
     @staticmethod
-    def _line(snap: EngineSnapshot, *, with_refs: bool) -> Text:
+    def _line(snap: EngineSnapshot, *, with_refs: bool, compact: bool = False) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" tickdesk ", style="bold")
         badge = f"{snap.venue_label} · {snap.venue_detail}" if snap.venue_detail else snap.venue_label
@@ -44,13 +46,16 @@ class VenueHeader(Static):
         else:
             speed = snap.speed if d is None else ("max" if d.speed is None else f"{d.speed:g}")
             t.append(f"  ▶ {speed}{'' if speed == 'max' else 'x'}", style="dim")
-        if d is not None and d.session_s is not None and snap.venue == "replay":
-            t.append(f"  {replay_progress(d.session_s, d.total_s, d.progress)}", style="dim")
+        if d is not None and d.session_s is not None and snap.venue == "replay" and not (compact and d.feed_ended):
+            t.append(f"  {replay_progress(d.session_s, d.total_s, d.progress, compact)}", style="dim")
         return t
 
 
-def replay_progress(session_s: float, total_s: float | None, progress: float | None) -> str:
-    """"+3h20m of 720h00m (0.5 %)" once the replay's span is known, "+3h20m replayed" before."""
+def replay_progress(session_s: float, total_s: float | None, progress: float | None, compact: bool = False) -> str:
+    """"+3h20m of 720h00m (0.5 %)" once the replay's span is known ("0.5 % of 720h00m"
+    compact), "+3h20m replayed" before."""
     if total_s is None or progress is None:
         return f"+{fmt.duration(session_s)} replayed"
+    if compact:
+        return f"{100 * progress:.1f} % of {fmt.duration(total_s)}"
     return f"+{fmt.duration(session_s)} of {fmt.duration(total_s)} ({100 * progress:.1f} %)"

@@ -4,6 +4,8 @@ training progress. Only what the snapshot holds is shown; a missing value is a d
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -25,6 +27,16 @@ def gauge(value: float, threshold: float, width: int = BAR) -> Text:
 
 
 class ModelPane(Static):
+    def _wrapped(self, blocker: str) -> str:
+        """The reason in full where the pane has rows to spare (from 12), on lines under the
+        label; else one line, cut with an ellipsis (80x24 keeps the models' lines in view)."""
+        width, height = self.content_size.width, self.content_size.height
+        if height < 12 or width < 30:
+            return blocker
+        first, *rest = textwrap.wrap("why not trading: " + blocker, width) or [""]
+        return "\n".join([first[len("why not trading: "):],
+                          *textwrap.wrap(" ".join(rest), width, initial_indent="  ", subsequent_indent="  ")])
+
     def update_from(self, snap: EngineSnapshot) -> None:
         d = snap.desk.decision if snap.desk is not None else None
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -42,7 +54,7 @@ class ModelPane(Static):
             t.append(f" {d.confidence:.2f} (acts at {d.threshold:.2f})")
         t.append("\n")
         t.append("why not trading: " if d.blocker else "", style="dim")
-        t.append((d.blocker or "auto acts on the next confident decision") + "\n",
+        t.append(self._wrapped(d.blocker) + "\n" if d.blocker else "auto acts on the next confident decision\n",
                  style="yellow" if d.blocker else "green")
         extra = [f"{name} {value}" for name, value in (
             ("p_win", None if d.p_win is None else f"{d.p_win:.2f}"), ("policy", d.policy),

@@ -169,6 +169,23 @@ def test_trailing_returns_on_kline_bars_reach_back_whole_closed_minutes():
     assert not known_none and not none.any()
 
 
+def test_trailing_returns_on_hourly_bars_give_the_last_hour_only():
+    """Hourly bars alone: the 1 h return is the last bar's (from the close before it); no
+    shorter return is made up from hours."""
+    from engine.core.events import BarEvent
+    from engine.features.builder import trailing_returns
+    from engine.features.schema import LOOKBACKS_S
+
+    market = MarketState(SYMS, EventClock())
+    closes = [100.0, 101.0, 99.0, 100.5]
+    for i, c in enumerate(closes):
+        market.apply(BarEvent((1_748_563_200 + 3600 * i) * NS_PER_S, "BTC/USDT", "1h", c, c, c, c, 1.0))
+    row, known = trailing_returns(market.by_symbol["BTC/USDT"], market.clock.now_ns())
+    got = dict(zip(LOOKBACKS_S, row))
+    assert known and got[3600] == pytest.approx(np.log(100.5 / 99.0) * 1e4, rel=1e-9)
+    assert all(got[s] == 0.0 for s in LOOKBACKS_S if s < 3600)
+
+
 def test_trailing_returns_on_trades_come_from_the_seconds():
     """With a trade every second, the 5 s return is from the close of the second that
     ended 5 s before the last trade's second ended."""
