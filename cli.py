@@ -193,6 +193,8 @@ def main(
         tui = TickdeskApp(engine, log_buffer=startup_log)
 
         def quit_cleanly(signum, frame) -> None:  # SIGTERM / SIGHUP: the app's exit closes the engine
+            if signum == signal.SIGHUP:
+                tui.lose_terminal()
             try:
                 asyncio.get_running_loop().call_soon_threadsafe(tui.exit)
             except RuntimeError:  # the app's loop is not running yet (or any more): nothing to save

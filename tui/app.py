@@ -10,7 +10,10 @@ the Desk tab also shows the depth ladder, from 160 the model pane.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import queue
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -84,6 +87,7 @@ class TickdeskApp(DeskActions, App[None]):
         self.ready = asyncio.Event()
         self._views: list = []
         self._ended_shown = False
+        self.terminal_lost = False  # set on SIGHUP (cli.py): the exit then skips restoring the terminal
         self.log_buffer = log_buffer or LogBuffer()
         self.log_buffer.event_ns = engine.clock.now_ns
         self.animation_level = "none"  # SSH-friendly: no animations
@@ -291,10 +295,32 @@ class TickdeskApp(DeskActions, App[None]):
         await self.engine.close()
         self.exit()
 
+    def lose_terminal(self) -> None:
+        """SIGHUP: the terminal is gone (cli.py calls this in the signal handler, then exits
+        the app). Textual's output thread dies on the closed pty while the app goes on
+        rendering into its bounded queue, and once that is full the event loop itself blocks
+        in `put`: nothing, not even the exit, runs again. Emptying the queue and dropping
+        further output frees the loop; `on_unmount` then ends the process."""
+        self.terminal_lost = True
+        writer = getattr(self._driver, "_writer_thread", None)
+        pending = getattr(writer, "_queue", None)
+        if writer is None or pending is None:
+            return
+        writer.write = lambda text: None  # nothing reads the pty any more
+        with contextlib.suppress(queue.Empty):
+            while True:
+                pending.get_nowait()  # wakes a `put` blocked on the full queue
+
     async def on_unmount(self) -> None:
-        """Every exit path (q, ctrl+c, a lost terminal) closes the ledger and the trainer."""
+        """Every exit path (q, ctrl+c, a lost terminal) closes the ledger and the trainer.
+        With the terminal lost (SIGHUP) the process then ends here, exit 0: restoring a
+        terminal that is gone is impossible, and Textual's writer, whose thread has died on
+        the closed pty, would block its shutdown for ever, the workspace still locked."""
         self._pump.stop()
         self._views = []
         self.log_buffer.detach()
         await self.engine.close()
+        if self.terminal_lost:
+            logging.shutdown()
+            os._exit(0)
 
