@@ -170,3 +170,12 @@ def test_the_equity_curve_ends_at_the_realised_balance_now():
     from tui.widgets.equity import realised_curve
 
     assert realised_curve(9_998.80, [-0.50, -0.70]) == pytest.approx([10_000.0, 9_999.50, 9_998.80])
+
+
+def test_the_equity_pane_splits_pnl_by_who_opened_the_trade():
+    from tui.widgets.equity import by_opener
+
+    trades = [SimpleNamespace(open_source=s, pnl=p) for s, p in
+              (("auto", 1.5), ("explore", -0.5), ("auto", -0.25), ("explore", -1.0), ("manual", 0.1))]
+    assert by_opener(trades) == {"greedy": (1.25, 2), "explored": (-1.5, 2), "manual": (0.1, 1)}
+    assert by_opener(trades[:1]) == {"greedy": (1.5, 1)}

@@ -1,5 +1,6 @@
-"""Account: equity, realised and unrealised PnL, fees, return %, PnL per day, and the
-realised equity curve (start balance plus the closed trades' net PnL, in trade order)."""
+"""Account: equity, realised and unrealised PnL, fees, return %, the closed trades' PnL by who
+opened them (greedy, explored, manual), PnL per day, and the realised equity curve (the
+balance before the trades shown plus their net PnL, in trade order)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ class EquityPane(Vertical):
         t.append(fmt.signed(upnl), style=fmt.sign_style(upnl))
         t.append("  fees ", style="dim")
         t.append(fmt.price(d.fees_paid if d is not None else sum(x.fees for x in snap.trades)))
+        split = by_opener(snap.trades)
+        if split:
+            t.append("\nby opener ", style="dim")
+            for i, (who, (pnl, n)) in enumerate(split.items()):
+                t.append(" · " if i else "", style="dim")
+                t.append(f"{who} ")
+                t.append(fmt.signed(pnl), style=fmt.sign_style(pnl))
+                t.append(f" ({n})", style="dim")
         days: dict[str, float] = defaultdict(float)
         for tr in snap.trades:
             days[fmt.event_time(tr.exit_ns)[:10]] += tr.pnl
@@ -73,3 +82,17 @@ def realised_curve(balance_now: float, pnl_oldest_first: list[float]) -> list[fl
     for pnl in pnl_oldest_first:
         curve.append(curve[-1] + pnl)
     return curve
+
+
+OPENERS = {"auto": "greedy", "explore": "explored", "manual": "manual"}
+
+
+def by_opener(trades) -> dict[str, tuple[float, int]]:
+    """Net PnL and count of the trades shown, by who opened them: the models' own (greedy)
+    choices apart from exploration draws and the trader's manual trades."""
+    out: dict[str, tuple[float, int]] = {}
+    for who in OPENERS:
+        mine = [tr.pnl for tr in trades if tr.open_source == who]
+        if mine:
+            out[OPENERS[who]] = (sum(mine), len(mine))
+    return out
