@@ -57,7 +57,7 @@ def render_detail(d: TradeDetail) -> Text:
         for name in ("p_win", "policy", "propensity"):
             value = s.get(name, outputs.get(name))
             if value is not None:
-                t.append(f"  {name} {value}\n")
+                t.append(f"  {name} {value:.4g}\n" if isinstance(value, float) else f"  {name} {value}\n")
         calls = model_calls(outputs, s.get("contributions") or {}, s.get("model_versions") or {})
         for c in calls:
             share = "—" if c.contribution is None else f"{100 * c.contribution:.0f}%"
