@@ -5,7 +5,8 @@ from __future__ import annotations
 
 TAGS = (
     ("M", "manual: the trader (b / s / c)"),
-    ("A", "auto: the models' decision, when auto-trading is on"),
+    ("A", "auto: the models' own (greedy) decision, when auto-trading is on"),
+    ("E", "explore: an exploration draw on paper, kept out of the greedy statistics"),
     ("R", "rule: a risk rule (stop-loss, take-profit, max hold)"),
 )
 
@@ -14,7 +15,7 @@ COLUMNS = (
     ("held", "time in the position, in event time"),
     ("reward", "the final reward the models learn from (components below)"),
     ("uPnL", "unrealised PnL at the mid price"),
-    ("conf", "the blended confidence of the last decision; auto acts at ≥ threshold"),
+    ("conf", "the models' blended score of the last decision; auto acts on its calibrated P(win)"),
 )
 
 # reward component key -> (short label on screen, what it is)
