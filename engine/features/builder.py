@@ -40,7 +40,8 @@ from engine.core.units import BP, NS_PER_S
 from engine.market.state import TICK_WINDOW, MarketState, SymbolMarket
 from engine.features.pivots import MarketStructure
 from engine.features.regime import RegimeFeatures
-from engine.features.schema import COB_FEATURES, LOOKBACKS_S, SCHEMA, TIME_BLOCKS, WINDOW, FeatureSchema
+from engine.features.returns import trailing_returns
+from engine.features.schema import COB_FEATURES, SCHEMA, TIME_BLOCKS, WINDOW, FeatureSchema
 
 TIMEFRAME_OF = {"eth_ohlcv_1s": "1s", "eth_ohlcv_1m": "1m", "eth_ohlcv_1h": "1h", "eth_ohlcv_1d": "1d", "btc_ohlcv_1m": "1m"}
 
@@ -169,42 +170,6 @@ def tick_block(ticks: np.ndarray, now_ns: int, full_ring: bool) -> tuple[np.ndar
     out[s, 8] = np.log(px[ends] / px[starts]) * BP
     out[s, 9] = np.log1p(np.maximum.reduceat(qty, starts))
     return out, mask
-
-
-def trailing_returns(sym: SymbolMarket | None, now_ns: int) -> tuple[np.ndarray, bool]:
-    """One symbol's row of the trailing-returns block and whether any of it is known: for
-    each lookback L, the return from the close of the newest bar that closed at least L
-    seconds ago to the last price. From the finest bars that have one: 1s bars up to 60 s,
-    then 1m, then 1h bars (never bars longer than L: a 5 s return is not to be had from
-    minutes). On kline data without 1s bars the 60 s return is from the 1m bar before the one
-    that just closed; on hourly bars only the 1 h return is known."""
-    out = np.zeros(len(LOOKBACKS_S))
-    price = sym.last_price if sym is not None else None
-    if price is None or not price > 0:
-        return out, False
-    rings = sym.bars.rings
-    known = False
-    for i, lookback in enumerate(LOOKBACKS_S):
-        for tf in ("1s", "1m", "1h") if lookback <= 60 else ("1m", "1h"):
-            then = _close_before(rings[tf], now_ns, lookback)
-            if then is not None:
-                out[i], known = math.log(price / then) * BP, True
-                break
-    return out, known
-
-
-def _close_before(ring, now_ns: int, lookback_s: int) -> float | None:
-    """The close of the ring's newest bar that closed at least `lookback_s` ago (None: the
-    ring has no such bar, or its bars are longer than the lookback)."""
-    if len(ring) == 0 or lookback_s * NS_PER_S < ring.step_ns:
-        return None
-    step_s = ring.step_ns / NS_PER_S
-    age_s = now_ns / NS_PER_S - (ring.latest()[COL["open_time_s"]] + step_s)  # how long ago the newest closed
-    back = max(math.ceil((lookback_s - age_s) / step_s - 1e-9), 0)  # bars older than the newest
-    if back >= len(ring):
-        return None
-    then = ring.last(back + 1)[0, COL["close"]]
-    return float(then) if then > 0 else None
 
 
 def position_block(pos: PositionInfo | dict | None, price: float | None, now_ns: int) -> tuple[np.ndarray, np.ndarray]:

@@ -149,7 +149,7 @@ def _minute_bars(symbol: str, closes: list[float], t0_s: int = 1_748_563_200) ->
 def test_trailing_returns_on_kline_bars_reach_back_whole_closed_minutes():
     """On kline data a decision comes as a bar closes: the 60 s return is from the close of
     the bar before it, 120 s from two before; no 5-30 s return exists without 1s bars."""
-    from engine.features.builder import trailing_returns
+    from engine.features.returns import trailing_returns
     from engine.features.schema import LOOKBACKS_S
 
     closes = [100.0 * (1.001 ** i) for i in range(20)]  # +10 bp a minute
@@ -173,7 +173,7 @@ def test_trailing_returns_on_hourly_bars_give_the_last_hour_only():
     """Hourly bars alone: the 1 h return is the last bar's (from the close before it); no
     shorter return is made up from hours."""
     from engine.core.events import BarEvent
-    from engine.features.builder import trailing_returns
+    from engine.features.returns import trailing_returns
     from engine.features.schema import LOOKBACKS_S
 
     market = MarketState(SYMS, EventClock())
@@ -191,7 +191,7 @@ def test_trailing_returns_on_trades_come_from_the_seconds():
     ended 5 s before the last trade's second ended."""
     from engine.core.enums import Side
     from engine.core.events import TradeEvent
-    from engine.features.builder import trailing_returns
+    from engine.features.returns import trailing_returns
     from engine.features.schema import LOOKBACKS_S
 
     market = MarketState(SYMS, EventClock())
