@@ -154,7 +154,7 @@ def test_export_writes_csv_with_nested_fields_as_json_and_json_as_is(tmp_path):
 
 def test_replay_progress_against_the_files_span():
     from engine.views.desk import replay_progress
-    from tui.widgets.header import replay_progress as shown
+    from tui.widgets.header import progress_text as shown
 
     assert replay_progress(None, 5) == {} and replay_progress((10, 10), 5) == {}
     whole = replay_progress((0, 720 * 3600 * 10**9), 36 * 3600 * 10**9)

@@ -47,11 +47,11 @@ class VenueHeader(Static):
             speed = snap.speed if d is None else ("max" if d.speed is None else f"{d.speed:g}")
             t.append(f"  ▶ {speed}{'' if speed == 'max' else 'x'}", style="dim")
         if d is not None and d.session_s is not None and snap.venue == "replay" and not (compact and d.feed_ended):
-            t.append(f"  {replay_progress(d.session_s, d.total_s, d.progress, compact)}", style="dim")
+            t.append(f"  {progress_text(d.session_s, d.total_s, d.progress, compact)}", style="dim")
         return t
 
 
-def replay_progress(session_s: float, total_s: float | None, progress: float | None, compact: bool = False) -> str:
+def progress_text(session_s: float, total_s: float | None, progress: float | None, compact: bool = False) -> str:
     """"+3h20m of 720h00m (0.5 %)" once the replay's span is known ("0.5 % of 720h00m"
     compact), "+3h20m replayed" before."""
     if total_s is None or progress is None:
