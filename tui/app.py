@@ -164,7 +164,7 @@ class TickdeskApp(DeskActions, App[None]):
 
     def pump(self) -> None:
         """Render one engine snapshot into every pane, as one repaint."""
-        if not self._views:
+        if not self._views or not self.screen_stack:  # none while the app shuts down
             return
         snap = self.engine.snapshot()
         with self.batch_update():

@@ -12,7 +12,10 @@ decision inside the 5 ms budget.
 The rate is stated per hour of event time, not per decision, so it means the same on a 1 s
 SIM and on 1 m bars: ε = rate x (seconds since the last decision) / 3600, with the rate
 decaying from `start_per_hour` to `floor_per_hour` with a half-life in labelled decisions
-(so it depends on the data seen, never on the wall clock). An exploration draw picks
+(so it depends on the data seen, never on the wall clock). At most MAX_EPSILON of the
+decisions explore whatever the spacing: on 5m or hourly bars the stated rate would otherwise
+draw every decision, and a model that never acts greedily can never show what it learned.
+An exploration draw picks
 uniformly among the actions available (flat: BUY, SELL, HOLD; holding: HOLD, EXIT). The
 propensity recorded with the signal is the probability the whole rule had of taking the
 action taken: (1 - ε) [action is the greedy one] + ε / |actions|. Live orders never
@@ -25,6 +28,8 @@ import numpy as np
 
 from engine.core.enums import Action, Policy
 
+MAX_EPSILON = 0.25  # the largest share of decisions one draw may explore
+
 
 class Explorer:
     def __init__(self, *, start_per_hour: float, floor_per_hour: float, half_life_labels: float, seed: int) -> None:
@@ -36,7 +41,7 @@ class Explorer:
         return self.floor + (self.start - self.floor) * decay
 
     def epsilon(self, labels_seen: int, dt_s: float) -> float:
-        return min(1.0, max(0.0, self.rate_per_hour(labels_seen) * dt_s / 3600.0))
+        return min(MAX_EPSILON, max(0.0, self.rate_per_hour(labels_seen) * dt_s / 3600.0))
 
     def choose(self, greedy: Action, available: tuple[Action, ...], epsilon: float,
                enabled: bool = True) -> tuple[Action, Policy, float]:

@@ -111,6 +111,9 @@ class Engine:
         self.replay_span_ns: tuple[int, int] | None = None  # what a replay's files span (read in a thread)
         self._span_task: asyncio.Task | None = None
         self.session_training: dict[str, int] = dict.fromkeys(ModelName, 0)
+        # Recorded and simulated streams: a decision due at event time T is taken once every
+        # event stamped T is in (ETH's and BTC's bars closing together), not after the first.
+        self._defer, self._decide_at = venue.name != "live", None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -148,6 +151,8 @@ class Engine:
                 await self._resume.wait()
                 self.pacer.reset()
             ts = event.end_ns if isinstance(event, BarEvent) else event.ts_ns
+            if self._decide_at is not None and ts > self._decide_at:
+                await self._decide_pending()
             await self.pacer.wait_for(ts)
             if self.market.apply(event):
                 if self.first_event_ns is None and self.clock.now_ns() > 0:
@@ -155,7 +160,9 @@ class Engine:
                     until_ns = self._until_ns(duration_s)
                 await self._after_event(event)
             if until_ns is not None and max(ts, self.clock.now_ns()) >= until_ns:
-                return
+                return await self._decide_pending()
+        if not self._stopping:
+            await self._decide_pending()
         self.market.announce(FeedState.STOPPED if self._stopping else FeedState.ENDED, self.market.feed_detail)
 
     async def _after_event(self, event: Event) -> None:
@@ -164,7 +171,8 @@ class Engine:
             self.progress_hook()
         symbol = getattr(event, "symbol", None)
         if symbol is not None:
-            self._note_first_price(symbol)
+            if symbol not in self._first_price and self.market[symbol].last_price is not None:
+                self._first_price[symbol] = self.market[symbol].last_price  # the session's % change is from it
             await self.orders.after_event(event)  # fills queued bar orders, enforces the risk rules
         await self.training.settle()  # lockstep: trained before anything reads the models (learning/schedule.py)
         policy = self.policy
@@ -173,7 +181,15 @@ class Engine:
         if isinstance(event, BookEvent):
             policy.builder.observe_books(self.market)
         if policy.due(self.clock.now_ns()):
-            await self._decision_step(policy)
+            self._decide_at = self.clock.now_ns()
+            if not self._defer:
+                await self._decide_pending()
+
+    async def _decide_pending(self) -> None:
+        """Take the decision deferred to the end of its event time, if one is due."""
+        at, self._decide_at = self._decide_at, None
+        if at is not None and self.policy is not None:
+            await self._decision_step(self.policy)
             await self.training.settle()
 
     async def _decision_step(self, policy: DecisionPolicy) -> None:
@@ -244,10 +260,7 @@ class Engine:
     def pause(self, paused: bool | None = None) -> bool:
         """Pause or resume the feed (toggle when `paused` is None); returns the new state."""
         want = self._resume.is_set() if paused is None else paused
-        if want:
-            self._resume.clear()
-        else:
-            self._resume.set()
+        (self._resume.clear if want else self._resume.set)()
         return want
 
     @property
@@ -304,12 +317,6 @@ class Engine:
         return self.policy is not None
 
     # -- closed trades --------------------------------------------------------------------
-    def _note_first_price(self, symbol: str) -> None:
-        if symbol not in self._first_price:
-            px = self.market[symbol].last_price
-            if px is not None:
-                self._first_price[symbol] = px
-
     async def _on_closed(self, closed: ClosedTrade) -> None:
         self.trades.add(await self.ledger.closed_trade(closed.id))
         for listener in self.closed_listeners:

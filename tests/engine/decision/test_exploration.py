@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.core.enums import Action, Policy
-from engine.decision.exploration import Explorer
+from engine.decision.exploration import MAX_EPSILON, Explorer
 
 FLAT = (Action.BUY, Action.SELL, Action.HOLD)
 
@@ -18,9 +18,16 @@ def explorer(seed: int = 7) -> Explorer:
 def test_the_rate_is_per_hour_of_event_time_and_decays_to_its_floor():
     e = explorer()
     assert e.epsilon(0, 1.0) == pytest.approx(60 / 3600)       # a 1 s decision
-    assert e.epsilon(0, 60.0) == pytest.approx(60 / 60)        # a 1 m bar: the same rate per hour
+    assert e.epsilon(0, 10.0) == pytest.approx(60 / 360)       # a 10 s step: the same rate per hour
     assert e.rate_per_hour(100) == pytest.approx(4 + 56 / 2)   # one half-life of labels
     assert e.rate_per_hour(10_000) == pytest.approx(4.0, abs=1e-6)
+
+
+def test_coarse_bars_still_leave_most_decisions_greedy():
+    e = explorer()
+    assert e.epsilon(0, 60.0) == MAX_EPSILON                   # the rate asks for 1 a minute
+    assert e.epsilon(0, 3600.0) == MAX_EPSILON                 # hourly bars: 60 an hour
+    assert e.epsilon(10_000, 60.0) == pytest.approx(4 / 60)    # under the cap, the rate again
 
 
 def test_draws_explore_at_the_stated_rate_with_correct_propensities():
