@@ -45,6 +45,7 @@ from engine.decision.ports import LabelledState, Learner, TrainingEvent
 from engine.features.schema import LABELLED_HORIZONS, SCHEMA
 from engine.core.enums import Side
 from engine.decision.calibration import Calibrator
+from engine.learning.controls import control_calibration
 from engine.learning.horizons import DOWN, UP, HorizonLabeler, MaturedLabels, label_of
 from engine.learning.lag import TrainingLag
 from engine.learning.outcomes import OutcomeProcessor
@@ -229,7 +230,9 @@ def build_training(settings: Settings, venue: str, learner: Learner | None, now_
                                 SCHEMA.fingerprint, on_outcome, now_ns, lag, cost_bp=label_cost_bp(settings))
     labels = None
     if learner is not None:
-        m = settings.models
+        m, c = settings.models, settings.learning
+        calibrator = control_calibration(calibrator, training=c.training, control=c.control,
+                                         train_until=c.train_until, seed=settings.sim.seed, now_ns=now_ns)
         labeler = HorizonLabeler(m.label_every_s, label_cost_bp(settings))
         labels = LabelTraining(labeler, learner, ledger, flush_signals, now_ns, lag,
                                lambda: real_time_training(venue, speed()),

@@ -24,33 +24,34 @@ from engine.evaluation.runner import Request, evaluate
 from engine.evaluation.verdict import EDGE, NO_EDGE
 
 T0_MS = 1_748_563_200_000  # 2025-05-30 00:00 UTC
-HOUR_MS = 3_600_000
 TEST_CONFIG = "[models]\nconfidence_threshold = 0.5\n"
 
 
-def write_hourly(folder: Path, token: str, opens: np.ndarray) -> Path:
-    """Hourly bars whose open i is opens[i] and close the next open (high/low 0.1 % outside)."""
-    path = folder / f"bybit_linear_{token}_1h_synthetic.csv"
+def write_bars(folder: Path, token: str, opens: np.ndarray, minutes: int = 60) -> Path:
+    """Bars of `minutes` whose open i is opens[i] and close the next open (high/low 0.1 %
+    outside)."""
+    name = "1h" if minutes == 60 else f"{minutes}m"
+    path = folder / f"bybit_linear_{token}_{name}_synthetic.csv"
     lines = ["open_time_ms,open,high,low,close,volume"]
     for i in range(len(opens) - 1):
         o, c = float(opens[i]), float(opens[i + 1])
-        lines.append(f"{T0_MS + i * HOUR_MS},{o!r},{max(o, c) * 1.001!r},{min(o, c) * 0.999!r},{c!r},10.0")
+        lines.append(f"{T0_MS + i * minutes * 60_000},{o!r},{max(o, c) * 1.001!r},{min(o, c) * 0.999!r},{c!r},10.0")
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def market(folder: Path, days: int, seed: int, planted: bool) -> list[Path]:
-    """ETH and BTC as geometric walks of 50 bp an hour; planted: ETH's next hour repeats 90 %
-    of BTC's last hour (a lead-lag far above the 6 bp round trip), else independent."""
+def market(folder: Path, days: int, seed: int, planted: bool, minutes: int = 60, vol: float = 0.005) -> list[Path]:
+    """ETH and BTC as geometric walks of `vol` a bar; planted: ETH's next bar repeats 90 % of
+    BTC's last (a lead-lag far above the 6 bp round trip), else independent."""
     rng = np.random.default_rng(seed)
-    n = days * 24 + 1
-    btc = rng.normal(0, 0.005, n - 1)
-    eth = rng.normal(0, 0.005, n - 1)
+    n = days * 1440 // minutes + 1
+    btc = rng.normal(0, vol, n - 1)
+    eth = rng.normal(0, vol, n - 1)
     if planted:
         eth[1:] = 0.9 * btc[:-1] + 0.2 * eth[1:]
     folder.mkdir(parents=True, exist_ok=True)
-    return [write_hourly(folder, "ethusdt", 2500 * np.exp(np.r_[0, np.cumsum(eth)])),
-            write_hourly(folder, "btcusdt", 60000 * np.exp(np.r_[0, np.cumsum(btc)]))]
+    return [write_bars(folder, "ethusdt", 2500 * np.exp(np.r_[0, np.cumsum(eth)]), minutes),
+            write_bars(folder, "btcusdt", 60000 * np.exp(np.r_[0, np.cumsum(btc)]), minutes)]
 
 
 def request(folder: Path, files: list[Path], *, train_days: float, jobs: int, ray: str | None = None) -> Request:

@@ -11,7 +11,7 @@ import pytest
 
 from engine.core.enums import ModelName, Side
 from engine.decision.ports import LabelledState, Learner, StateArrays, TradeExperience
-from engine.learning.controls import NS_PER_DAY, ControlledLearner, apply_controls, until_ns
+from engine.learning.controls import NS_PER_DAY, ControlledLearner, apply_controls, control_calibration, until_ns
 
 DAY0 = 20_000 * NS_PER_DAY  # a UTC midnight
 
@@ -137,3 +137,50 @@ def test_a_failing_inner_learner_reaches_the_caller():
     learner.bind_clock(lambda: DAY0)
     with pytest.raises(RuntimeError, match="cnn broke"):
         learner.submit_labels([label(1)]).result()
+
+
+class Pairs:
+    """A calibrator that records the (buy inputs, sell inputs, up won, down won) it is fitted on."""
+
+    window = 100
+
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+
+    def add_label(self, buy, sell, up_won, down_won) -> None:
+        self.seen.append((buy, sell, up_won, down_won))
+
+
+def calibration(**kw):
+    inner, clock = Pairs(), [DAY0]
+    keys = {"training": "on", "control": "none", "train_until": "", **kw}
+    return control_calibration(inner, seed=3, now_ns=lambda: clock[0], **keys), inner, clock
+
+
+def test_the_calibration_is_learning_too_off_fits_nothing_and_frozen_stops_at_t():
+    same, inner, _ = calibration()
+    assert same is inner  # no control: the calibrator itself
+    off, inner, _ = calibration(training="off")
+    off.add_label([1.0], [0.0], True, False)
+    assert inner.seen == [] and off.dropped == 1
+    frozen, inner, clock = calibration(train_until="2024-10-04T01:00:00Z")  # DAY0 is 2024-10-04
+    frozen.add_label([1.0], [0.0], True, False)
+    clock[0] = DAY0 + 3600 * 10**9  # at T: the outcome is the test span's
+    frozen.add_label([2.0], [0.0], False, True)
+    assert inner.seen == [([1.0], [0.0], True, False)] and frozen.window == 100
+
+
+def test_the_control_fits_each_days_outcomes_permuted_among_that_days_inputs():
+    shuffled, inner, clock = calibration(control="shuffled")
+    outcomes = [(i % 3 == 0, i % 3 == 1) for i in range(40)]
+    for i, (up, down) in enumerate(outcomes):
+        shuffled.add_label([float(i)], [-float(i)], up, down)
+    assert inner.seen == []  # held until the day is over
+    clock[0] = DAY0 + NS_PER_DAY
+    shuffled.add_label([99.0], [-99.0], True, False)  # the next day's first: releases day 0, is held
+    assert [s[0] for s in inner.seen] == [[float(i)] for i in range(40)]  # every input, in order
+    assert sorted(s[2:] for s in inner.seen) == sorted(outcomes)  # the day's outcomes, permuted
+    assert [s[2:] for s in inner.seen] != outcomes
+    clock[0] = DAY0 + 2 * NS_PER_DAY
+    shuffled.add_label([5.0], [-5.0], False, False)
+    assert len(inner.seen) == 40 and shuffled.dropped == 1  # a lone outcome is never fitted as it is
