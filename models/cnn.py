@@ -3,8 +3,8 @@
 
 Architecture: a strided stem (300 -> 75 steps), three stages of one pre-activation residual
 block each, with strided downsampling between them (receptive field ~144 steps), then
-mean-, max- and last-step pooling over time -> a 512-float hidden vector (which also enters
-the DQN's state) -> two heads. ~1.24M parameters, ~20M multiply-adds per sample.
+mean-, max- and last-step pooling over time -> a 512-float hidden vector (stored in the
+signal's state; the DQN does not read it) -> two heads. ~1.24M parameters, ~20M multiply-adds per sample.
 
 Why this shape (measured on the 2-core EPYC, one thread, batch 1): one decision must run
 this, the DQN and the COB model inside a 5 ms p99.

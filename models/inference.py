@@ -6,11 +6,9 @@ training job the worker copies the trained weights into the spare copy (under th
 lock, a few ms) and makes it live. `predict` holds the live copy's lock while it runs, so
 the worker, not inference, is the one that waits if they meet.
 
-CNN features in the DQN's state. The state vector has blocks for the CNN's 512 hidden
-features and 16 predictions. `predict` writes this decision's CNN outputs into (a copy of)
-the vector before the DQN sees it, and training does the same with the current CNN when a
-trade's entry state is stored (models/policy.py), so training and inference see the same
-thing whatever the state builder left in those blocks.
+CNN outputs. The DQN's view of the state (models/dqn.py) holds none of the CNN's outputs, so
+the three models run independently on their own inputs; the policy stores the CNN's hidden
+features and predictions in the state's CNN blocks afterwards, for the record.
 
 Threads. torch's intra-op thread count is per OS thread (an OpenMP setting); `predict`
 sets the calling thread (the event loop's) to `threads` once and leaves it so. Why not
