@@ -271,10 +271,15 @@ class ControlledCalibration:
         return getattr(self._inner, name)
 
 
+def _asked(training: str, control: str, train_until: str) -> bool:
+    """Whether `[learning]` asks for any control (the shipped keys ask for none)."""
+    return training != "on" or control != "none" or bool(train_until)
+
+
 def control_calibration(calibrator: Any, *, training: str, control: str, train_until: str, seed: int,
                         now_ns: Callable[[], int]) -> Any:
     """`calibrator` wrapped when `[learning]` asks for a control, unchanged otherwise."""
-    if calibrator is None or (training == "on" and control == "none" and not train_until):
+    if calibrator is None or not _asked(training, control, train_until):
         return calibrator
     return ControlledCalibration(calibrator, training=training == "on", shuffled=control == "shuffled",
                                  train_until_ns=until_ns(train_until), seed=seed, now_ns=now_ns)
@@ -282,7 +287,7 @@ def control_calibration(calibrator: Any, *, training: str, control: str, train_u
 
 def apply_controls(learner: Learner, *, training: str, control: str, train_until: str, seed: int) -> Learner:
     """`learner` wrapped when `[learning]` asks for a control, unchanged otherwise."""
-    if training == "on" and control == "none" and not train_until:
+    if not _asked(training, control, train_until):
         return learner
     return ControlledLearner(learner, training=training == "on", shuffled=control == "shuffled",
                              train_until_ns=until_ns(train_until), seed=seed)
