@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
 
 import aiosqlite
 
 from storage.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _sound: set[tuple[str, int, int]] = set()  # (path, mtime, size) of ledgers found sound, unchanged since
 
@@ -103,3 +106,15 @@ async def migrate(conn: aiosqlite.Connection, migrations: tuple[str, ...] = MIGR
         await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
         log.info("database migrated to schema v%d", number)
     return len(migrations)
+
+
+def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """One writer at a time: the engine's tasks share one connection, and sqlite3's
+    transactions must not interleave across awaits."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        async with self._write_lock:
+            return await method(self, *args, **kwargs)
+
+    return wrapper

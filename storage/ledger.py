@@ -8,35 +8,20 @@ dataclasses; this module takes them by attribute and never imports the engine.
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import json
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 
 import aiosqlite
 import numpy as np
 
-from storage.db import open_db
+from storage.db import open_db, serialized
 from storage.learning_reads import LearningReads
 from storage.maintenance import prune_decisions
+from storage.order_journal import OrderJournal
 from storage.records import Scope, SignalRecord
 
 __all__ = ["Ledger", "Scope", "SignalRecord", "decode_state_arrays"]
-
-
-T = TypeVar("T")
-
-
-def serialized(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """One writer at a time: the engine's tasks share one connection, and sqlite3's
-    transactions must not interleave across awaits."""
-
-    @functools.wraps(method)
-    async def wrapper(self: "Ledger", *args: Any, **kwargs: Any) -> T:
-        async with self._write_lock:
-            return await method(self, *args, **kwargs)
-
-    return wrapper
 
 
 def decode_state_arrays(blob: bytes) -> dict[str, np.ndarray]:
@@ -49,7 +34,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-class Ledger(LearningReads):
+class Ledger(LearningReads, OrderJournal):
     def __init__(self, conn: aiosqlite.Connection, scope: Scope = Scope(), *, retention_s: float | None = None,
                  prune_every: int = 600) -> None:
         """`retention_s`: prune decisions nothing needs once that old, every `prune_every`
@@ -168,6 +153,9 @@ class Ledger(LearningReads):
                 (f.order_id, position_id, f.ts_ns, f.symbol, f.side.value, f.qty, f.price, f.fee, f.slippage, f.source,
                  f.signal_id, f.fill_model),
             )
+            if f.client_id is not None:  # a journaled live order: resolved by its fill, in this transaction
+                await db.execute("UPDATE live_orders SET status = 'filled', exchange_id = ? WHERE client_id = ?",
+                                 (f.order_id, f.client_id))
             if plan.closed is not None:
                 c = plan.closed
                 await db.execute(

@@ -167,4 +167,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE signals ADD COLUMN propensity REAL;
     ALTER TABLE signals ADD COLUMN p_win REAL;
     """,
+    # 6: live orders journaled before they are sent (client order id), resolved with their
+    # fill in the fill's transaction, or as rejected / never placed; a start looks up every
+    # order still 'sent' at the exchange by its client id
+    """
+    CREATE TABLE live_orders (
+        client_id TEXT PRIMARY KEY,       -- sent to the exchange as its client order id
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty REAL NOT NULL,
+        source TEXT NOT NULL,
+        signal_id TEXT,                   -- the signal of the position it opens, stored before sending
+        sent_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,             -- sent | filled | rejected | not_placed
+        exchange_id TEXT,
+        detail TEXT,
+        venue TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX live_orders_sent ON live_orders(status) WHERE status = 'sent';
+    """,
 )

@@ -28,6 +28,7 @@ from engine.learning.tracker import SignalPositionTracker
 from engine.market.state import MarketState
 from engine.runtime.reconcile import reconcile_models
 from engine.runtime.timeline import ShiftedVenue, continue_sim
+from engine.trading.orders import OrderService
 from engine.trading.portfolio import Portfolio, Position
 from engine.venues.base import Venue
 from engine.venues.sim import SimVenue
@@ -76,6 +77,7 @@ class Session(Protocol):
     trainer: Learner | None
     labels: LabelTraining | None
     models_provenance: dict[str, Any]
+    orders: OrderService
     note: Callable[[str], None]
 
 
@@ -94,7 +96,8 @@ async def _restore_calibration(engine: Session) -> None:
 async def start_session(engine: Session) -> None:
     """Open the ledger on the session's scope, restore that scope's account and positions,
     continue its timeline, warm up history, refill the DQN's memory, reconcile the models
-    with the ledger, and queue the trades whose training the last run left pending."""
+    with the ledger, queue the trades whose training the last run left pending, and settle
+    the live orders it left unanswered (asked for at the exchange by their client ids)."""
     storage = engine.settings.storage
     engine.ledger = ledger = await Ledger.open(engine.db_path, engine.scope, retention_s=storage.decision_retention_s,
                                                prune_every=storage.prune_every)
@@ -114,6 +117,8 @@ async def start_session(engine: Session) -> None:
     recovered = await engine.outcomes.recover()
     if recovered:
         engine.note(f"training {recovered} closed trade(s) left pending by the last run")
+    for line in await engine.orders.reconcile(lambda signal_id: load_signal(ledger, signal_id, SCHEMA.fingerprint)):
+        engine.note(f"live order from the last run: {line}")
 
 
 async def _continue_timeline(engine: Session, last_ns: int | None) -> None:

@@ -16,6 +16,9 @@ import ccxt
 import ccxt.async_support
 
 from engine.core.events import check_price, check_qty
+from engine.market.book import OrderBook
+from engine.trading.paper import EXCHANGE_FILL, OrderRejected, OrderRequest, OrderUnknown
+from engine.trading.portfolio import Fill
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,11 @@ class LiveOrderRouter:
         *,
         price: float | None = None,
         ref_price: float | None = None,
+        client_id: str | None = None,
     ) -> dict:
         """A limit order when `price` is given, else a market order. `ref_price` (e.g. the mid)
-        is used for the minimum-cost check of market orders."""
+        is used for the minimum-cost check of market orders; `client_id` is sent as the
+        client order id, by which `find` asks for the order when its answer was lost."""
         if side not in ("buy", "sell"):
             raise LiveOrdersError(f"side must be buy or sell, got {side!r}")
         ex = self._exchange
@@ -81,8 +86,23 @@ class LiveOrderRouter:
         self._check_limits(symbol, market, amount, limit_px or ref_price)
         order_type = "limit" if limit_px is not None else "market"
         log.info("live order: %s %s %s %s @ %s", self.exchange_id, side, amount, symbol, limit_px or "market")
-        order = await ex.create_order(symbol, order_type, side, amount, limit_px)
+        params = {"clientOrderId": client_id} if client_id else {}
+        order = await ex.create_order(symbol, order_type, side, amount, limit_px, params)
         return self._fill(symbol, side, order)
+
+    async def find(self, symbol: str, client_id: str) -> dict | None:
+        """The order sent under `client_id` as a fill-like dict, with the fees of its trades
+        (an order query does not report them); None when the exchange has no such order."""
+        ex = self._exchange
+        await ex.load_markets()
+        try:
+            order = await ex.fetch_order(None, symbol, {"clientOrderId": client_id})
+        except ccxt.OrderNotFound:
+            return None
+        if not (order.get("fees") or order.get("fee")) and order.get("filled"):
+            trades = await ex.fetch_my_trades(symbol, params={"orderId": order["id"]})
+            order = {**order, "fees": [t["fee"] for t in trades if t.get("fee")]}
+        return self._fill(symbol, order.get("side"), order)
 
     @staticmethod
     def _check_limits(symbol: str, market: dict, amount: float, px: float | None) -> None:
@@ -118,35 +138,63 @@ class LiveExecutor:
 
     The fill is built from what the exchange reports (average price, filled amount, fee);
     a fee charged in a third currency (e.g. BNB) cannot be priced here, so it is logged and
-    left out of PnL rather than guessed."""
+    left out of PnL rather than guessed. Orders are journaled (`OrderService` writes each to
+    the ledger under its client id before it is sent): when the answer to an order is lost
+    (a network error, a 5xx: Binance documents its status then as unknown), the exchange is
+    asked about it by that id instead of sending it again or assuming it failed."""
+
+    journaled = True
 
     def __init__(self, router: LiveOrderRouter) -> None:
         self.router = router
 
-    async def execute(self, order, book, ts_ns: int):
-        from engine.trading.paper import EXCHANGE_FILL, OrderRejected
-        from engine.trading.portfolio import Fill
-
+    async def execute(self, order: OrderRequest, book: OrderBook, ts_ns: int) -> Fill:
         touch = book.best_ask if order.side.value == "buy" else book.best_bid
         try:
-            done = await self.router.place(order.symbol, order.side.value, order.qty, ref_price=book.mid)
+            done = await self.router.place(order.symbol, order.side.value, order.qty, ref_price=book.mid,
+                                           client_id=order.client_id)
+        except ccxt.NetworkError as exc:
+            log.warning("order %s: no answer (%s); asking the exchange for it", order.client_id, exc)
+            found = await self.lookup(order, touch)
+            if found is None:
+                raise OrderRejected(f"exchange did not take the order ({type(exc).__name__}): nothing was placed") from None
+            return found
         except (LiveOrdersError, ccxt.BaseError) as exc:
             raise OrderRejected(f"exchange refused the order: {exc}") from None
-        price, qty = done["price"], done["qty"]
-        if not price or not qty:
+        if not done["price"] or not done["qty"]:
             raise OrderRejected(f"order {done['order_id']} reported no fill (status {done['status']})")
+        return self._to_fill(order, done, touch, ts_ns)
+
+    async def lookup(self, order: OrderRequest, touch: float | None = None) -> Fill | None:
+        """The fill of the journaled `order`, asked of the exchange by its client id; None
+        when the exchange has no such order or it ended without a fill. Raises OrderUnknown
+        when the exchange cannot be asked, or the order is still working."""
+        try:
+            found = await self.router.find(order.symbol, order.client_id)
+        except ccxt.BaseError as exc:
+            raise OrderUnknown(f"order {order.client_id} on {order.symbol}: its state is unknown"
+                               f" ({type(exc).__name__}: {exc})") from None
+        if found is None or not found["qty"]:
+            return None
+        if found["status"] == "open":
+            raise OrderUnknown(f"order {order.client_id} on {order.symbol} is still working on the exchange")
+        return self._to_fill(order, found, touch, found["ts_ns"])
+
+    @staticmethod
+    def _to_fill(order: OrderRequest, done: dict, touch: float | None, ts_ns: int | None) -> Fill:
+        price, qty = float(done["price"]), float(done["qty"])
         base, quote = order.symbol.split("/")
         fee = float(done["fee"])
         if done["fee_currency"] == base:
-            fee *= float(price)
+            fee *= price
         elif done["fee_currency"] not in (None, quote):
             log.warning("fee of %s %s on order %s is not in %s; left out of PnL", fee, done["fee_currency"],
                         done["order_id"], quote)
             fee = 0.0
         return Fill(
-            ts_ns=done["ts_ns"] or ts_ns, symbol=order.symbol, side=order.side, qty=float(qty), price=float(price),
-            fee=fee, slippage=abs(float(price) - touch) * float(qty) if touch else 0.0, source=order.source,
-            signal_id=order.signal_id, order_id=str(done["order_id"]), fill_model=EXCHANGE_FILL,
+            ts_ns=done["ts_ns"] or ts_ns, symbol=order.symbol, side=order.side, qty=qty, price=price, fee=fee,
+            slippage=abs(price - touch) * qty if touch else 0.0, source=order.source, signal_id=order.signal_id,
+            order_id=str(done["order_id"]), fill_model=EXCHANGE_FILL, client_id=order.client_id,
         )
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from engine.decision.signal import Signal
 from engine.market.book import OrderBook
 from engine.market.state import MarketState
 from engine.trading.bar_fills import BAR_OPEN, BarFills
+from engine.trading.journal import JournaledExecutor, JournaledOrders
 from engine.trading.paper import EXCHANGE_FILL, OrderRejected, OrderRequest, PaperExecutor, QueuedOrder
 from engine.trading.portfolio import ClosedTrade, Fill, FillPlan, Portfolio, Position
 from engine.trading.risk import bar_exit, exit_reason
@@ -45,7 +46,7 @@ class Executor(Protocol):
 
 
 EntrySignal = Callable[[str, Side, Source, int], Signal]
-class OrderService:
+class OrderService(JournaledOrders):
     def __init__(
         self,
         settings: Settings,
@@ -81,6 +82,8 @@ class OrderService:
         self.bar_fills = (BarFills(settings.trading.bar_spread_bp, settings.trading.taker_fee)
                           if isinstance(executor, PaperExecutor) else None)
         self.pending: dict[str, QueuedOrder] = {}
+        # live orders sent whose state is unknown, by symbol: asked about again before the next
+        self.unresolved: dict[str, tuple[OrderRequest, Signal | None]] = {}
         self.fills_by_model: dict[str, int] = {}
         self._bar_symbols: set[str] = set()
 
@@ -114,6 +117,8 @@ class OrderService:
             raise OrderRejected("live orders are not confirmed yet")
         if symbol in self._bar_symbols and self.bar_fills is None and self.market[symbol].book.is_empty:
             raise OrderRejected(f"no order book for {symbol}: fills on bars are paper only")
+        if symbol in self.unresolved:
+            await self._ask_again(symbol)
         async with self._lock:
             if symbol in self.pending:  # checked under the lock: two senders cannot both queue
                 raise OrderRejected(f"an order for {symbol} is already queued for the next bar")
@@ -122,17 +127,36 @@ class OrderService:
                 raise OrderRejected(f"order size must be > 0, got {qty!r}")
             now = self.clock.now_ns()
             pos = self.portfolio.position(symbol)
-            opens = pos is None or (pos.side is not side and qty > pos.qty)
+            opens = self._opens(symbol, side, qty)
             if opens and signal is None:
                 signal = self._entry_signal(symbol, side, source, now)
             signal = signal if opens else None
             order = OrderRequest(symbol, side, qty, source, signal.id if signal else None)
             if on_bars:
                 return self._queue(QueuedOrder(order, signal, opens, pos.id if pos else None, now))
-            fill = await self.executor.execute(order, self.market[symbol].book, now)
+            fill = await self._execute(order, signal, now)
             plan = await self._commit(fill, opens, signal)
         await self._settled(plan, opens, signal)
         return plan
+
+    def _opens(self, symbol: str, side: Side, qty: float) -> bool:
+        """Whether an order opens a position (from flat, or by reversing a smaller one)."""
+        pos = self.portfolio.position(symbol)
+        return pos is None or (pos.side is not side and qty > pos.qty)
+
+    async def _execute(self, order: OrderRequest, signal: Signal | None, now: int) -> Fill:
+        """The executor's fill (the caller holds the lock); a live order is journaled first."""
+        if isinstance(self.executor, JournaledExecutor):
+            return await self._execute_journaled(order, signal, now)
+        return await self.executor.execute(order, self.market[order.symbol].book, now)
+
+    def _check_notional(self, symbol: str, side: Side, qty: float, price: float | None) -> None:
+        pos = self.portfolio.position(symbol)
+        after = qty if pos is None else (pos.qty + qty if pos.side is side else abs(qty - pos.qty))
+        limit = self.settings.trading.max_position_notional
+        if price is not None and after * price > limit:
+            raise OrderRejected(f"position would be {after * price:,.0f} {symbol.split('/')[1]},"
+                                f" over max_position_notional {limit:,.0f}")
 
     def _queue(self, queued: QueuedOrder) -> QueuedOrder:
         order = queued.order
@@ -144,10 +168,8 @@ class OrderService:
     async def _commit(self, fill: Fill, opens: bool, signal: Signal | None) -> FillPlan:
         """Plan, persist, apply one fill (the caller holds the lock)."""
         plan = self.portfolio.plan_fill(fill)
-        limit = self.settings.trading.max_position_notional
-        if plan.after is not None and plan.after.qty * fill.price > limit:
-            raise OrderRejected(f"position would be {plan.after.qty * fill.price:,.0f} {fill.symbol.split('/')[1]},"
-                                f" over max_position_notional {limit:,.0f}")
+        if fill.client_id is None and plan.after is not None:  # a live fill was checked before it was sent
+            self._check_notional(fill.symbol, fill.side, fill.qty, fill.price)
         link = None
         if opens and signal is not None:
             await self._persist_signal(signal)

@@ -30,6 +30,11 @@ class OrderRejected(Exception):
     """The order cannot be filled; the message is shown to the trader as is."""
 
 
+class OrderUnknown(OrderRejected):
+    """A live order was sent, and whether it filled is not known: the answer was lost and the
+    exchange could not be asked. It stays journaled as sent until a lookup settles it."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     symbol: str
@@ -37,6 +42,7 @@ class OrderRequest:
     qty: float
     source: Source = Source.MANUAL
     signal_id: str | None = None
+    client_id: str | None = None  # live orders: journaled and sent under it (OrderService gives it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ class Fill:
     # How the price was obtained (engine/trading/fill_model.py: book_walk, exchange, bar_...),
     # required: a backtest's figures mean little unless every fill says what it assumed.
     fill_model: str = field(kw_only=True)
+    # The client order id a live order was journaled and sent under (storage/order_journal.py).
+    client_id: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
