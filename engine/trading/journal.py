@@ -50,6 +50,7 @@ class JournaledOrders:
     portfolio: Portfolio
     unresolved: dict[str, tuple[OrderRequest, Signal | None]]
     _lock: asyncio.Lock
+    _asking: asyncio.Lock
     _ledger: Callable[[], Ledger | None]
     _persist_signal: Callable[[Signal], Awaitable[None]]
 
@@ -72,17 +73,24 @@ class JournaledOrders:
         except OrderRejected as exc:
             await self._ledger().order_resolved(order.client_id, "rejected", str(exc))
             raise
+        except Exception as exc:  # sent, and the answer could not be read: as good as lost
+            self.unresolved[order.symbol] = (order, signal)
+            raise OrderUnknown(f"order {order.client_id} on {order.symbol}: its state is unknown"
+                               f" ({type(exc).__name__}: {exc})") from exc
 
     async def _ask_again(self, symbol: str) -> None:
         """The last order on `symbol` went unanswered: settle it before another is sent. If
         it did fill, the new order is refused with what happened (it was most likely sent
         again because the first looked lost; sending it would double the position)."""
-        order, signal = self.unresolved[symbol]
-        try:
-            filled, said = await self._settle_journaled(order, signal)
-        except OrderUnknown as exc:
-            raise OrderRejected(f"{exc}; no new {symbol} order until it is known") from None
-        del self.unresolved[symbol]
+        async with self._asking:  # one lookup at a time: two senders must not record one fill twice
+            if symbol not in self.unresolved:
+                return  # settled by the sender before this one
+            order, signal = self.unresolved[symbol]
+            try:
+                filled, said = await self._settle_journaled(order, signal)
+            except OrderUnknown as exc:
+                raise OrderRejected(f"{exc}; no new {symbol} order until it is known") from None
+            del self.unresolved[symbol]
         if filled:
             raise OrderRejected(f"the earlier {said}; this one was not sent")
 

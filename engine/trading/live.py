@@ -140,7 +140,8 @@ class LiveExecutor:
     a fee charged in a third currency (e.g. BNB) cannot be priced here, so it is logged and
     left out of PnL rather than guessed. Orders are journaled (`OrderService` writes each to
     the ledger under its client id before it is sent): when the answer to an order is lost
-    (a network error, a 5xx: Binance documents its status then as unknown), the exchange is
+    (a network error, a 5xx: Binance documents its status then as unknown, or an
+    answer that cannot be read), the exchange is
     asked about it by that id instead of sending it again or assuming it failed."""
 
     journaled = True
@@ -153,17 +154,23 @@ class LiveExecutor:
         try:
             done = await self.router.place(order.symbol, order.side.value, order.qty, ref_price=book.mid,
                                            client_id=order.client_id)
-        except ccxt.NetworkError as exc:
-            log.warning("order %s: no answer (%s); asking the exchange for it", order.client_id, exc)
-            found = await self.lookup(order, touch)
-            if found is None:
-                raise OrderRejected(f"exchange did not take the order ({type(exc).__name__}): nothing was placed") from None
-            return found
+        except ccxt.OperationFailed as exc:  # ccxt: "may or may not have been processed" (network, bad answer)
+            return await self._asked_for(order, touch, type(exc).__name__)
         except (LiveOrdersError, ccxt.BaseError) as exc:
             raise OrderRejected(f"exchange refused the order: {exc}") from None
+        if done["order_id"] is None:  # an answer ccxt could not read (cut off, not JSON): no order in it
+            return await self._asked_for(order, touch, "an unreadable answer")
         if not done["price"] or not done["qty"]:
             raise OrderRejected(f"order {done['order_id']} reported no fill (status {done['status']})")
         return self._to_fill(order, done, touch, ts_ns)
+
+    async def _asked_for(self, order: OrderRequest, touch: float | None, why: str) -> Fill:
+        """The answer to `order` was lost: its fill as the exchange reports it by client id."""
+        log.warning("order %s: no usable answer (%s); asking the exchange for it", order.client_id, why)
+        found = await self.lookup(order, touch)
+        if found is None:
+            raise OrderRejected(f"exchange did not take the order ({why}): nothing was placed")
+        return found
 
     async def lookup(self, order: OrderRequest, touch: float | None = None) -> Fill | None:
         """The fill of the journaled `order`, asked of the exchange by its client id; None

@@ -84,6 +84,7 @@ class OrderService(JournaledOrders):
         self.pending: dict[str, QueuedOrder] = {}
         # live orders sent whose state is unknown, by symbol: asked about again before the next
         self.unresolved: dict[str, tuple[OrderRequest, Signal | None]] = {}
+        self._asking = asyncio.Lock()
         self.fills_by_model: dict[str, int] = {}
         self._bar_symbols: set[str] = set()
 

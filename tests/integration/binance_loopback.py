@@ -57,7 +57,7 @@ class BinanceLoopback:
         self.orders = 0
         self.placed: dict[str, dict] = {}  # client order id -> the order as answered when placed
         # For the next orders: placed, then the answer lost: an HTTP status (a 5xx, whose
-        # outcome Binance documents as unknown) or ("stall", seconds) before answering
+        # outcome Binance documents as unknown), "malformed" (cut off) or ("stall", seconds)
         self.lost_answers: deque = deque()
         self.order_query_faults: deque = deque()  # HTTP statuses for the next order queries only
         self.advance_trades = False  # each aggTrades answer is the recording moved on past the last
@@ -144,6 +144,8 @@ class BinanceLoopback:
             lost = self.lost_answers.popleft()
             if isinstance(lost, tuple):
                 await asyncio.sleep(lost[1])
+            elif lost == "malformed":
+                return web.Response(text='{"symbol": "BTCUSDT", "orderId', content_type="application/json")
             else:
                 return web.Response(status=lost, text="placed, answer lost")
         return web.json_response(order)

@@ -105,9 +105,10 @@ async def killed_with_an_order_in_flight(settings, server, *, unsent: bool = Fal
     return row["client_id"]
 
 
-async def test_an_order_whose_answer_is_lost_is_found_by_its_client_id(tmp_path, server):
+@pytest.mark.parametrize("lost", [503, "malformed"])  # a 5xx (Binance: outcome unknown), an answer cut off
+async def test_an_order_whose_answer_is_lost_is_found_by_its_client_id(tmp_path, server, lost):
     settings = live_settings(tmp_path)
-    server.lost_answers.append(503)  # placed, then a 5xx: Binance says its outcome is unknown
+    server.lost_answers.append(lost)  # placed, then the answer lost
     engine = await started(settings)
     try:
         plan = await engine.submit(Side.BUY)
