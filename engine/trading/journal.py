@@ -104,8 +104,9 @@ class JournaledOrders:
             return False, f"order {order.client_id} ({order.side.value} {order.qty:g} {order.symbol}) was not placed"
         async with self._lock:
             opens = self._opens(order.symbol, order.side, fill.qty)
-            plan = await self._commit(fill, opens, signal if opens else None)
-        await self._settled(plan, opens, signal if opens else None)
+            signal = signal if opens else None  # a close links no signal
+            plan = await self._commit(fill, opens, signal)
+        await self._settled(plan, opens, signal)
         return True, (f"order {order.client_id} ({order.side.value} {fill.qty:g} {order.symbol}) filled at"
                       f" {fill.price:g} on the exchange: recorded")
 
