@@ -16,7 +16,8 @@ decaying from `start_per_hour` to `floor_per_hour` with a half-life in labelled 
 decisions explore whatever the spacing: on 5m or hourly bars the stated rate would otherwise
 draw every decision, and a model that never acts greedily can never show what it learned.
 An exploration draw picks
-uniformly among the actions available (flat: BUY, SELL, HOLD; holding: HOLD, EXIT). The
+uniformly among the actions available (flat: BUY, SELL, HOLD; holding: HOLD, EXIT; a
+position younger than the trade horizon: HOLD alone, so that decision is greedy). The
 propensity recorded with the signal is the probability the whole rule had of taking the
 action taken: (1 - ε) [action is the greedy one] + ε / |actions|. Live orders never
 explore (the caller passes `enabled=False`).
@@ -48,7 +49,7 @@ class Explorer:
         """(action, policy, propensity). One uniform draw per decision, always taken, so
         the random stream does not depend on whether exploring is on."""
         u = self.rng.random()
-        if not enabled or epsilon <= 0:
+        if not enabled or epsilon <= 0 or len(available) == 1:  # nothing to choose between
             return greedy, Policy.GREEDY, 1.0
         share = epsilon / len(available)
         if u < epsilon:

@@ -10,7 +10,7 @@ import pytest
 from engine.core.enums import Action, Side
 from engine.decision.calibration import Calibrator, fit_logistic, fit_platt, inputs_of, logit
 from engine.core.enums import ModelName
-from engine.decision.policy import greedy_action
+from engine.decision.policy import available_actions, greedy_action
 
 
 def test_no_probability_until_enough_outcomes():
@@ -77,6 +77,19 @@ def test_greedy_action_flat_holding_and_calibrating():
     assert greedy_action({Side.BUY: 0.3, Side.SELL: 0.2}, Side.BUY, t) is Action.HOLD  # still the likelier winner
     assert greedy_action({Side.BUY: 0.2, Side.SELL: 0.3}, Side.BUY, t) is Action.EXIT  # the other side now likelier
     assert greedy_action({Side.BUY: None, Side.SELL: None}, Side.SELL, t) is Action.HOLD
+
+
+def test_a_position_younger_than_the_trade_horizon_is_held():
+    """The entry bet on the move over the horizon: until then neither the models nor an
+    exploration draw close it, however strongly the other side is called; afterwards the
+    usual exit rule applies again."""
+    reversal = {Side.BUY: 0.05, Side.SELL: 0.9}
+    assert greedy_action(reversal, Side.BUY, 0.5, young=True) is Action.HOLD
+    assert greedy_action(reversal, Side.BUY, 0.5, young=False) is Action.EXIT
+    assert greedy_action(reversal, None, 0.5, young=True) is Action.SELL  # only a held position waits
+    assert available_actions(Side.BUY, young=True) == (Action.HOLD,)
+    assert available_actions(Side.BUY) == (Action.HOLD, Action.EXIT)
+    assert available_actions(None, young=True) == (Action.BUY, Action.SELL, Action.HOLD)
 
 
 def test_threshold_zero_trades_on_the_raw_scores_while_calibrating():

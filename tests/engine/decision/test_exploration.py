@@ -47,3 +47,12 @@ def test_same_seed_same_draws_and_disabled_is_greedy():
     b = [explorer(3).choose(Action.BUY, FLAT, 0.5) for _ in range(50)]
     assert a == b
     assert explorer().choose(Action.BUY, FLAT, 0.9, enabled=False) == (Action.BUY, Policy.GREEDY, 1.0)
+
+
+def test_a_single_available_action_is_a_greedy_decision_and_the_stream_moves_on():
+    """A young position leaves HOLD alone: no draw can change it, so it is recorded as greedy
+    with propensity 1, and the random stream advances as on any decision (determinism)."""
+    a, b = explorer(5), explorer(5)
+    assert a.choose(Action.HOLD, (Action.HOLD,), 0.9) == (Action.HOLD, Policy.GREEDY, 1.0)
+    b.choose(Action.BUY, FLAT, 0.9)
+    assert a.choose(Action.BUY, FLAT, 0.5) == b.choose(Action.BUY, FLAT, 0.5)
