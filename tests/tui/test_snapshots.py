@@ -33,7 +33,11 @@ def pressing(*keys):
         # A toast lives for seconds of wall time: whether it is still up at the capture
         # depends on the machine's load, so the snapshots are taken without toasts.
         pilot.app.clear_notifications()
-        await pilot.pause()
+        # A table that just got its first row sizes its columns on a later refresh: under load
+        # one capture caught the positions table with the row in and the widths not yet
+        # (ETH/US, SHOR), so let the refreshes the keys queued run out first.
+        for _ in range(3):
+            await pilot.pause()
 
     return run
 
