@@ -7,6 +7,12 @@ shapes: the CNN supervised step, the DQN's prioritized replay step (sampling inc
 "dqn" uses non-terminal transitions so the full double-DQN target runs, "dqn_terminal" the
 closed-trade path where the next-state passes are skipped), the COB actor-critic step.
 Random inputs are fine here: the cost of a dense step does not depend on the values.
+
+Micro-batching = each network's forward pass over K decisions at once, per decision, and
+whether each row of the batch is bit-equal to that decision's batch-1 pass. Why measured
+here: a lockstep run could batch the decisions between two training steps only if the
+batched rows were identical to the one-by-one ones (the same data and seed must give the
+same trades), and only if the batch saves enough to pay for running the market ahead.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from models.dqn import DQNAgent
 from models.trainer import Trainer
 
 BATCHES = (32, 256)
+MICRO_BATCHES = (1, 8, 32)
 
 
 def hardware(device: torch.device, trainer: Trainer) -> dict:
@@ -49,6 +56,29 @@ def _rate(step: Callable[[], object], device: torch.device, min_steps: int, max_
     return n / (time.perf_counter() - t0)
 
 
+def _outputs(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A network's outputs as one (B, n) tensor (the CNN and COB RL return a pair)."""
+    out = net(x)
+    parts = out if isinstance(out, tuple) else (out,)
+    return torch.cat([p.reshape(x.shape[0], -1).float() for p in parts], dim=1)
+
+
+def micro_batches(nets: dict[str, tuple[torch.nn.Module, torch.Tensor]], device: torch.device,
+                  sizes: tuple[int, ...] = MICRO_BATCHES, seconds: float = 0.5) -> dict:
+    """Per network and batch size K: forward ms per decision, and how many of the K rows are
+    bit-equal to their batch-1 pass. `nets` maps a name to (network, inputs of max(sizes) rows)."""
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    with torch.inference_mode():
+        for name, (net, inputs) in nets.items():
+            single = torch.cat([_outputs(net, inputs[i:i + 1]) for i in range(max(sizes))])
+            for k in sizes:
+                x = inputs[:k]
+                rate = _rate(lambda: _outputs(net, x), device, 3, seconds)
+                equal = int((_outputs(net, x) == single[:k]).all(dim=1).sum())
+                out.setdefault(name, {})[str(k)] = {"ms_per_decision": 1e3 / rate / k, "rows_bit_equal": equal}
+    return out
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -72,6 +102,12 @@ def run_models_bench(
         t0 = time.perf_counter()
         trainer.predict(vec, market, cob)
         lat.append((time.perf_counter() - t0) * 1e3)
+
+    k = max(MICRO_BATCHES)  # on the inference thread count, which the predictions above set
+    inputs = {name: torch.from_numpy(rng.standard_normal((k, *shape)).astype(np.float32)).to(dev)
+              for name, shape in (("cnn", market.shape), ("dqn", vec.shape), ("cob_rl", cob.shape))}
+    nets = {"cnn": trainer.cnn.net, "dqn": trainer.dqn.online, "cob_rl": trainer.cob.net}
+    micro = micro_batches({name: (net, inputs[name]) for name, net in nets.items()}, dev, seconds=seconds_per_case / 4)
 
     dqn_agents = {name: DQNAgent(device=dev, memory_capacity=max(batches), rng=rng) for name in ("dqn", "dqn_terminal")}
     for name, agent in dqn_agents.items():
@@ -106,6 +142,7 @@ def run_models_bench(
         "inference_ms": {"p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)),
                          "p99": float(np.percentile(lat, 99)), "max": float(np.max(lat)),
                          "mean": float(np.mean(lat)), "iterations": iterations},
+        "micro_batch": micro,
         "train_updates_per_s": rates,
     }
 
@@ -120,8 +157,12 @@ def format_models_bench(result: dict) -> str:
         "inference, one decision (CNN + DQN + COB RL, batch 1): "
         + ", ".join(f"{k} {result['inference_ms'][k]:.2f} ms" for k in ("p50", "p90", "p99", "max"))
         + f" ({result['inference_ms']['iterations']} runs)",
-        "training updates/s:",
+        "micro-batched inference, ms per decision at batch K (rows bit-equal to their batch-1 pass / K):",
     ]
+    for name, by_k in result["micro_batch"].items():
+        lines.append(f"  {name:<13}" + "  ".join(
+            f"b{k}: {v['ms_per_decision']:6.3f} ({v['rows_bit_equal']}/{k})" for k, v in by_k.items()))
+    lines.append("training updates/s:")
     for name, by_batch in result["train_updates_per_s"].items():
         lines.append(f"  {name:<13}" + "  ".join(f"b{b}: {r:8.1f}" for b, r in by_batch.items()))
     return "\n".join(lines)

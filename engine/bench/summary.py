@@ -41,7 +41,23 @@ def summary_rows(replay: dict | None, state: dict | None, models: dict | None) -
                          f"{p99:.2f} ms / " + (f"{dqn32:.1f}" if dqn32 is not None else "n/a"),
                          "<= 5 ms / >= 50", "<= 2 ms / >= 100",
                          p99 <= 5.0 and dqn32 is not None and dqn32 >= 50))
+        micro = models.get("micro_batch")
+        if micro:
+            rows.append(_micro_batch_row(micro, device))
     return rows
+
+
+def _micro_batch_row(micro: dict, device: str, k: str = "8") -> dict:
+    """The three models' forward passes over `k` decisions at once against one at a time: the
+    saving, and whether the batched rows are the one-by-one rows bit for bit (the bar: a
+    micro-batched lockstep run must give the same trades)."""
+    one = sum(by_k["1"]["ms_per_decision"] for by_k in micro.values())
+    batched = sum(by_k[k]["ms_per_decision"] for by_k in micro.values())
+    equal = sum(by_k[k]["rows_bit_equal"] for by_k in micro.values())
+    rows = int(k) * len(micro)
+    return _row(f"bench models ({device}): the 3 models' forward, batch {k} vs batch 1, per decision",
+                f"{batched:.2f} ms vs {one:.2f} ms; {equal} of {rows} rows bit-equal",
+                "rows bit-equal to batch 1", "", equal == rows)
 
 
 def run_summary(replay: dict | None, state: dict | None, models: dict | None) -> dict:

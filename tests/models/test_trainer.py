@@ -273,5 +273,10 @@ def test_models_bench_measures_and_formats() -> None:
     assert 0 < result["inference_ms"]["p50"] <= result["inference_ms"]["p99"]
     assert set(result["train_updates_per_s"]) == {"cnn", "dqn", "dqn_terminal", "cob_rl"}
     assert all(r["2"] > 0 for r in result["train_updates_per_s"].values())
+    micro = result["micro_batch"]
+    assert set(micro) == {"cnn", "dqn", "cob_rl"}
+    for by_k in micro.values():
+        assert by_k["1"]["rows_bit_equal"] == 1  # a batch-1 pass repeats itself bit for bit
+        assert all(0 <= v["rows_bit_equal"] <= int(k) and v["ms_per_decision"] > 0 for k, v in by_k.items())
     text = format_models_bench(result)
-    assert "p99" in text and "dqn_terminal" in text and "b2:" in text
+    assert "p99" in text and "dqn_terminal" in text and "b2:" in text and "bit-equal" in text

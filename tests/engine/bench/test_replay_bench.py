@@ -25,21 +25,25 @@ def test_replay_bench_measures_every_stage_on_the_same_lines(shared_data):
     assert result["ratio_to_floor"]["pipeline"] == result["seconds"]["pipeline"] / result["floor_seconds"]
 
 
-def _fake_results(pipeline_ratio: float, state_p50: float, p99: float, dqn32: float):
+def _fake_results(pipeline_ratio: float, state_p50: float, p99: float, dqn32: float, equal_rows: int = 8):
     replay = {"seconds": {"read": 0.2, "json": 0.6, "venue": 1.0, "pipeline": 0.8 * pipeline_ratio},
               "ratio_to_floor": {"venue": 1.25, "pipeline": pipeline_ratio}, "floor_seconds": 0.8,
               "lines": 179_318, "events": 47_382}
     state = {"bars": {"p50_ms": state_p50, "p99_ms": 2.0}, "book": {"p50_ms": 0.5, "p99_ms": 1.5}}
-    models = {"inference_ms": {"p99": p99}, "train_updates_per_s": {"dqn": {"32": dqn32}}, "hardware": {"device": "cpu"}}
+    micro = {name: {"1": {"ms_per_decision": 1.0, "rows_bit_equal": 1}, "8": {"ms_per_decision": 0.5, "rows_bit_equal": equal_rows}}
+             for name in ("cnn", "dqn", "cob_rl")}
+    models = {"inference_ms": {"p99": p99}, "train_updates_per_s": {"dqn": {"32": dqn32}}, "hardware": {"device": "cpu"},
+              "micro_batch": micro}
     return replay, state, models
 
 
 def test_summary_rows_say_which_bars_are_met():
     met = summary_rows(*_fake_results(1.9, 0.9, 4.0, 60.0))
-    assert [r["met"] for r in met] == [True, True, True, True]
-    missed = summary_rows(*_fake_results(2.5, 1.2, 6.0, 60.0))
-    assert [r["met"] for r in missed] == [False, False, True, False]
+    assert [r["met"] for r in met] == [True, True, True, True, True]
+    missed = summary_rows(*_fake_results(2.5, 1.2, 6.0, 60.0, equal_rows=7))
+    assert [r["met"] for r in missed] == [False, False, True, False, False]
     assert "2.50x" in missed[0]["figure"]
+    assert missed[-1]["figure"] == "1.50 ms vs 3.00 ms; 21 of 24 rows bit-equal"
 
 
 def test_summary_leaves_out_what_did_not_run():
