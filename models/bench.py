@@ -9,10 +9,13 @@ closed-trade path where the next-state passes are skipped), the COB actor-critic
 Random inputs are fine here: the cost of a dense step does not depend on the values.
 
 Micro-batching = each network's forward pass over K decisions at once, per decision, and
-whether each row of the batch is bit-equal to that decision's batch-1 pass. Why measured
-here: a lockstep run could batch the decisions between two training steps only if the
-batched rows were identical to the one-by-one ones (the same data and seed must give the
-same trades), and only if the batch saves enough to pay for running the market ahead.
+whether each row of the batch is bit-equal to that decision's batch-1 pass; twice: as the
+network runs (every linear layer one matrix product over all K rows) and with one product
+per sample (`PerSampleGemm`). Why measured here: a lockstep run could batch the decisions
+between two training steps only if the batched rows were identical to the one-by-one ones
+(the same data and seed must give the same trades), and only if the batch saves enough to
+pay for running the market ahead. A product over more rows is blocked differently by the
+CPU kernels, so its last bits differ; K products of the batch-1 shape are not.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from engine.core.hardware import hardware_info
 from engine.features.schema import COB_FEATURES, SCHEMA
@@ -63,19 +68,46 @@ def _outputs(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([p.reshape(x.shape[0], -1).float() for p in parts], dim=1)
 
 
+class PerSampleGemm(TorchFunctionMode):
+    """While active, a linear layer on a batch (B, ..., K) runs as B matrix products of the
+    batch-1 shape (one `baddbmm`: sample b's rows times the weight, plus the bias), not as one
+    product over all B x ... rows. Everything else runs as it is."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not F.linear:
+            return func(*args, **kwargs)
+        x, weight = args[0], args[1]
+        bias = args[2] if len(args) > 2 else kwargs.get("bias")
+        if x.dim() not in (2, 3) or x.shape[0] == 1 or bias is None:
+            return func(*args, **kwargs)
+        rows = x if x.dim() == 3 else x.unsqueeze(1)  # (B, rows per sample, K)
+        b, m = rows.shape[:2]
+        out = torch.baddbmm(bias.expand(b, m, -1), rows, weight.t().expand(b, -1, -1))
+        return out if x.dim() == 3 else out.squeeze(1)
+
+
 def micro_batches(nets: dict[str, tuple[torch.nn.Module, torch.Tensor]], device: torch.device,
                   sizes: tuple[int, ...] = MICRO_BATCHES, seconds: float = 0.5) -> dict:
     """Per network and batch size K: forward ms per decision, and how many of the K rows are
-    bit-equal to their batch-1 pass. `nets` maps a name to (network, inputs of max(sizes) rows)."""
-    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    bit-equal to their batch-1 pass, as the network runs and under `PerSampleGemm` (its
+    "per_sample_gemm" entry). `nets` maps a name to (network, inputs of max(sizes) rows)."""
+    out: dict[str, dict[str, dict]] = {}
+
+    def measure(net: torch.nn.Module, x: torch.Tensor, single: torch.Tensor) -> dict:
+        rate = _rate(lambda: _outputs(net, x), device, 3, seconds)
+        equal = int((_outputs(net, x) == single[:len(x)]).all(dim=1).sum())
+        return {"ms_per_decision": 1e3 / rate / len(x), "rows_bit_equal": equal}
+
     with torch.inference_mode():
         for name, (net, inputs) in nets.items():
             single = torch.cat([_outputs(net, inputs[i:i + 1]) for i in range(max(sizes))])
             for k in sizes:
                 x = inputs[:k]
-                rate = _rate(lambda: _outputs(net, x), device, 3, seconds)
-                equal = int((_outputs(net, x) == single[:k]).all(dim=1).sum())
-                out.setdefault(name, {})[str(k)] = {"ms_per_decision": 1e3 / rate / k, "rows_bit_equal": equal}
+                row = measure(net, x, single)
+                with PerSampleGemm():
+                    row["per_sample_gemm"] = measure(net, x, single)
+                out.setdefault(name, {})[str(k)] = row
     return out
 
 
@@ -157,11 +189,14 @@ def format_models_bench(result: dict) -> str:
         "inference, one decision (CNN + DQN + COB RL, batch 1): "
         + ", ".join(f"{k} {result['inference_ms'][k]:.2f} ms" for k in ("p50", "p90", "p99", "max"))
         + f" ({result['inference_ms']['iterations']} runs)",
-        "micro-batched inference, ms per decision at batch K (rows bit-equal to their batch-1 pass / K):",
+        "micro-batched inference, ms per decision at batch K (rows bit-equal to their batch-1 pass / K),"
+        " one product per layer | one per sample:",
     ]
     for name, by_k in result["micro_batch"].items():
         lines.append(f"  {name:<13}" + "  ".join(
-            f"b{k}: {v['ms_per_decision']:6.3f} ({v['rows_bit_equal']}/{k})" for k, v in by_k.items()))
+            f"b{k}: {v['ms_per_decision']:6.3f} ({v['rows_bit_equal']}/{k})"
+            f" | {v['per_sample_gemm']['ms_per_decision']:6.3f} ({v['per_sample_gemm']['rows_bit_equal']}/{k})"
+            for k, v in by_k.items()))
     lines.append("training updates/s:")
     for name, by_batch in result["train_updates_per_s"].items():
         lines.append(f"  {name:<13}" + "  ".join(f"b{b}: {r:8.1f}" for b, r in by_batch.items()))

@@ -44,6 +44,8 @@ def summary_rows(replay: dict | None, state: dict | None, models: dict | None) -
         micro = models.get("micro_batch")
         if micro:
             rows.append(_micro_batch_row(micro, device))
+            if "per_sample_gemm" in micro.get("cnn", {}).get("8", {}):
+                rows.append(_per_sample_row(micro["cnn"], device))
     return rows
 
 
@@ -58,6 +60,16 @@ def _micro_batch_row(micro: dict, device: str, k: str = "8") -> dict:
     return _row(f"bench models ({device}): the 3 models' forward, batch {k} vs batch 1, per decision",
                 f"{batched:.2f} ms vs {one:.2f} ms; {equal} of {rows} rows bit-equal",
                 "rows bit-equal to batch 1", "", equal == rows)
+
+
+def _per_sample_row(cnn: dict, device: str, k: str = "8") -> dict:
+    """The CNN (most of a decision's inference) over `k` decisions with one matrix product
+    per sample and layer, against one decision at a time: the saving that stays bit-equal."""
+    batched = cnn[k]["per_sample_gemm"]
+    return _row(f"bench models ({device}): the CNN's forward, batch {k} with one product per sample vs batch 1",
+                f"{batched['ms_per_decision']:.2f} ms vs {cnn['1']['ms_per_decision']:.2f} ms;"
+                f" {batched['rows_bit_equal']} of {k} rows bit-equal",
+                "rows bit-equal to batch 1", "", batched["rows_bit_equal"] == int(k))
 
 
 def run_summary(replay: dict | None, state: dict | None, models: dict | None) -> dict:

@@ -277,6 +277,27 @@ def test_models_bench_measures_and_formats() -> None:
     assert set(micro) == {"cnn", "dqn", "cob_rl"}
     for by_k in micro.values():
         assert by_k["1"]["rows_bit_equal"] == 1  # a batch-1 pass repeats itself bit for bit
-        assert all(0 <= v["rows_bit_equal"] <= int(k) and v["ms_per_decision"] > 0 for k, v in by_k.items())
+        assert by_k["1"]["per_sample_gemm"]["rows_bit_equal"] == 1  # the mode leaves batch 1 as it is
+        for k, v in by_k.items():
+            for case in (v, v["per_sample_gemm"]):
+                assert 0 <= case["rows_bit_equal"] <= int(k) and case["ms_per_decision"] > 0
     text = format_models_bench(result)
-    assert "p99" in text and "dqn_terminal" in text and "b2:" in text and "bit-equal" in text
+    assert "p99" in text and "dqn_terminal" in text and "b2:" in text and "bit-equal" in text and "per sample" in text
+
+
+def test_per_sample_gemm_computes_the_same_layers() -> None:
+    """The per-sample mode is the same function (to float rounding) on 2-D and 3-D inputs,
+    and each sample's rows are computed with that sample's inputs only."""
+    from models.bench import PerSampleGemm
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(12, 5)
+    for x in (torch.randn(6, 12), torch.randn(6, 7, 12)):
+        with torch.inference_mode():
+            plain = layer(x)
+            with PerSampleGemm():
+                per_sample = layer(x)
+                alone = layer(x[2:3])
+        assert per_sample.shape == plain.shape
+        assert torch.allclose(per_sample, plain, atol=1e-6)
+        assert torch.allclose(per_sample[2:3], alone, atol=1e-6)

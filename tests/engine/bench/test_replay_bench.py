@@ -30,7 +30,9 @@ def _fake_results(pipeline_ratio: float, state_p50: float, p99: float, dqn32: fl
               "ratio_to_floor": {"venue": 1.25, "pipeline": pipeline_ratio}, "floor_seconds": 0.8,
               "lines": 179_318, "events": 47_382}
     state = {"bars": {"p50_ms": state_p50, "p99_ms": 2.0}, "book": {"p50_ms": 0.5, "p99_ms": 1.5}}
-    micro = {name: {"1": {"ms_per_decision": 1.0, "rows_bit_equal": 1}, "8": {"ms_per_decision": 0.5, "rows_bit_equal": equal_rows}}
+    micro = {name: {"1": {"ms_per_decision": 1.0, "rows_bit_equal": 1},
+                    "8": {"ms_per_decision": 0.5, "rows_bit_equal": equal_rows,
+                          "per_sample_gemm": {"ms_per_decision": 0.75, "rows_bit_equal": 8}}}
              for name in ("cnn", "dqn", "cob_rl")}
     models = {"inference_ms": {"p99": p99}, "train_updates_per_s": {"dqn": {"32": dqn32}}, "hardware": {"device": "cpu"},
               "micro_batch": micro}
@@ -39,11 +41,12 @@ def _fake_results(pipeline_ratio: float, state_p50: float, p99: float, dqn32: fl
 
 def test_summary_rows_say_which_bars_are_met():
     met = summary_rows(*_fake_results(1.9, 0.9, 4.0, 60.0))
-    assert [r["met"] for r in met] == [True, True, True, True, True]
+    assert [r["met"] for r in met] == [True, True, True, True, True, True]
     missed = summary_rows(*_fake_results(2.5, 1.2, 6.0, 60.0, equal_rows=7))
-    assert [r["met"] for r in missed] == [False, False, True, False, False]
+    assert [r["met"] for r in missed] == [False, False, True, False, False, True]
     assert "2.50x" in missed[0]["figure"]
-    assert missed[-1]["figure"] == "1.50 ms vs 3.00 ms; 21 of 24 rows bit-equal"
+    assert missed[-2]["figure"] == "1.50 ms vs 3.00 ms; 21 of 24 rows bit-equal"
+    assert missed[-1]["figure"] == "0.75 ms vs 1.00 ms; 8 of 8 rows bit-equal"
 
 
 def test_summary_leaves_out_what_did_not_run():
