@@ -44,8 +44,7 @@ def summary_rows(replay: dict | None, state: dict | None, models: dict | None) -
         micro = models.get("micro_batch")
         if micro:
             rows.append(_micro_batch_row(micro, device))
-            if "per_sample_gemm" in micro.get("cnn", {}).get("8", {}):
-                rows.append(_per_sample_row(micro["cnn"], device))
+            rows.append(_per_sample_row(micro["cnn"], device))
     return rows
 
 
